@@ -1,0 +1,392 @@
+package keyring
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/waxseal/waxseal/jwk"
+	"github.com/waxseal/waxseal/token"
+)
+
+// State is where a key is in its lifecycle at a given time.
+type State string
+
+const (
+	StatePending     State = "pending"     // published, not yet signing
+	StateActive      State = "active"      // published and signing
+	StateVerifying   State = "verifying"   // published only, until the tokens it signed expire
+	StateRetired     State = "retired"     // neither published nor signing
+	StateCompromised State = "compromised" // dropped at once, whatever its times said
+)
+
+// Info describes one key for operators. It holds nothing secret.
+type Info struct {
+	ID          string
+	Algorithm   jwk.Algorithm
+	State       State
+	Created     time.Time
+	Activates   time.Time
+	Deactivates time.Time
+	Retires     time.Time
+	Compromised time.Time // zero unless compromised
+}
+
+// Ring holds an issuer's signing keys and moves them through their
+// lifecycle. It is safe for concurrent use.
+type Ring struct {
+	store  Store
+	sealer *sealer
+	cfg    Config
+
+	// change serializes the operations that change keys (Maintain, Rotate,
+	// RotateNow, Compromise), so each decides on the state it replaces. It
+	// is held across store calls and key generation; mu is not. keys is
+	// written only with both held, so a holder of change may read keys
+	// without mu.
+	change sync.Mutex
+
+	mu   sync.RWMutex      // guards keys
+	keys map[string]*entry // by ID; an entry is replaced, never modified
+}
+
+// entry is one record and, while the key may still be published, its
+// unsealed private key.
+type entry struct {
+	rec Record
+	key *jwk.PrivateKey // nil once retired or compromised
+}
+
+var _ token.KeySource = (*Ring)(nil)
+
+// Open loads the keys in store, unsealing each one that is still published
+// with master. If no key can sign now, as on the first start, it makes one
+// that signs at once: nothing was published before, so no verifier's cache
+// needs waiting for. Open then does what Maintain does.
+func Open(ctx context.Context, store Store, master MasterKey, cfg Config) (*Ring, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s, err := newSealer(master)
+	if err != nil {
+		return nil, err
+	}
+	r := &Ring{store: store, sealer: s, cfg: cfg, keys: map[string]*entry{}}
+	if err := r.Maintain(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// JWKSMaxAge is how long verifiers may cache the JWKS: the max-age the issuer
+// sends with it. It is half of Config.PublishLead.
+func (r *Ring) JWKSMaxAge() time.Duration { return jwksMaxAge(r.cfg.PublishLead) }
+
+// Signer returns the key that signs now. It fails when no key does, as after
+// Maintain did not run for a whole active period; Maintain repairs that.
+func (r *Ring) Signer() (*jwk.PrivateKey, error) {
+	now := r.cfg.Now()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if e := signerAt(r.keys, now); e != nil {
+		return e.key, nil
+	}
+	return nil, fmt.Errorf("keyring: no key signs at %v", now)
+}
+
+// Key returns a published key by its kid, the HS256 keys included, so the
+// issuer can verify its own tokens. Any other kid gives an error wrapping
+// token.ErrUnknownKey.
+func (r *Ring) Key(ctx context.Context, kid string) (*jwk.PublicKey, error) {
+	now := r.cfg.Now()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if e := r.keys[kid]; e != nil && e.key != nil && published(stateAt(e.rec, now)) {
+		return e.key.Public(), nil
+	}
+	return nil, fmt.Errorf("keyring: key %q: %w", kid, token.ErrUnknownKey)
+}
+
+// PublicSet returns the keys verifiers may trust now: pending, active and
+// verifying ones. HS256 keys are shared secrets and never in it.
+func (r *Ring) PublicSet() *jwk.Set {
+	now := r.cfg.Now()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	set := &jwk.Set{}
+	for _, e := range sortedEntries(r.keys) {
+		if e.key != nil && !e.rec.Algorithm.Symmetric() && published(stateAt(e.rec, now)) {
+			set.Keys = append(set.Keys, e.key.Public())
+		}
+	}
+	return set
+}
+
+// Keys describes every key the store holds, retired and compromised ones
+// included, in the order they activate.
+func (r *Ring) Keys() []Info {
+	now := r.cfg.Now()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var infos []Info
+	for _, e := range sortedEntries(r.keys) {
+		infos = append(infos, info(e.rec, now))
+	}
+	return infos
+}
+
+// Rotate publishes a new key that starts signing after Config.PublishLead,
+// when the key signing now stops. Verifiers learn of it before they see a
+// token it signed.
+func (r *Ring) Rotate(ctx context.Context) (Info, error) {
+	return r.rotate(ctx, r.cfg.PublishLead)
+}
+
+// RotateNow makes a new key that signs at once, for emergencies. Verifiers
+// whose JWKS cache predates it fail tokens it signed until they refetch. The
+// key that signed until now stays published until its tokens expire; use
+// Compromise to drop it instead.
+func (r *Ring) RotateNow(ctx context.Context) (Info, error) {
+	return r.rotate(ctx, 0)
+}
+
+func (r *Ring) rotate(ctx context.Context, lead time.Duration) (Info, error) {
+	r.change.Lock()
+	defer r.change.Unlock()
+	if err := r.reloadLocked(ctx); err != nil {
+		return Info{}, err
+	}
+	now := r.cfg.Now()
+	rec, err := r.addKeyLocked(ctx, now, truncate(now).Add(lead))
+	if err != nil {
+		return Info{}, err
+	}
+	return info(rec, now), nil
+}
+
+// Compromise drops the key kid from the JWKS and from Key at once. If it was
+// the key signing now, a new key that signs at once replaces it.
+func (r *Ring) Compromise(ctx context.Context, kid string) (Info, error) {
+	r.change.Lock()
+	defer r.change.Unlock()
+	if err := r.reloadLocked(ctx); err != nil {
+		return Info{}, err
+	}
+	now := r.cfg.Now()
+	e := r.keys[kid]
+	if e == nil {
+		return Info{}, fmt.Errorf("keyring: no key %q", kid)
+	}
+	if !e.rec.Compromised.IsZero() {
+		return info(e.rec, now), nil
+	}
+	rec := e.rec
+	rec.Compromised = truncate(now)
+	if err := r.commitLocked(ctx, &entry{rec: rec}); err != nil {
+		return Info{}, err
+	}
+	// A replacement for the signer, or a successor for the signer whose
+	// successor this was.
+	if err := r.ensureSignerLocked(ctx, now); err != nil {
+		return info(rec, now), fmt.Errorf("keyring: key %s compromised, but: %w", kid, err)
+	}
+	return info(rec, now), nil
+}
+
+// Maintain rotates keys on schedule. It reloads the store, so issuer
+// instances sharing one store converge on the same keys; forgets the private
+// keys of retired keys; and, when the key signing now stops within
+// Config.PublishLead and has no successor yet, publishes one that takes over
+// the moment it stops. Call it periodically, such as every minute.
+func (r *Ring) Maintain(ctx context.Context) error {
+	r.change.Lock()
+	defer r.change.Unlock()
+	if err := r.reloadLocked(ctx); err != nil {
+		return err
+	}
+	return r.ensureSignerLocked(ctx, r.cfg.Now())
+}
+
+// reloadLocked replaces the keys with the store's records, unsealing those
+// still published and keeping already unsealed keys.
+func (r *Ring) reloadLocked(ctx context.Context) error {
+	recs, err := r.store.LoadKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("keyring: loading keys: %w", err)
+	}
+	now := r.cfg.Now()
+	keys := make(map[string]*entry, len(recs))
+	for _, rec := range recs {
+		if keys[rec.ID] != nil {
+			return fmt.Errorf("keyring: store holds two records for key %s", rec.ID)
+		}
+		e := &entry{rec: rec}
+		if published(stateAt(rec, now)) {
+			if old := r.keys[rec.ID]; old != nil && old.key != nil && old.rec.Algorithm == rec.Algorithm && bytes.Equal(old.rec.Sealed, rec.Sealed) {
+				e.key = old.key
+			} else if e.key, err = r.sealer.openKey(rec); err != nil {
+				return err
+			}
+		}
+		keys[rec.ID] = e
+	}
+	r.mu.Lock()
+	r.keys = keys
+	r.mu.Unlock()
+	return nil
+}
+
+// ensureSignerLocked makes sure a key signs now and that a successor is
+// published in time.
+func (r *Ring) ensureSignerLocked(ctx context.Context, now time.Time) error {
+	s := signerAt(r.keys, now)
+	if s == nil {
+		_, err := r.addKeyLocked(ctx, now, truncate(now))
+		return err
+	}
+	if s.rec.Deactivates.Sub(now) > r.cfg.PublishLead {
+		return nil
+	}
+	for _, e := range r.keys {
+		a := e.rec.Activates
+		if e.rec.Compromised.IsZero() && a.After(s.rec.Activates) && !a.After(s.rec.Deactivates) {
+			return nil // already published
+		}
+	}
+	_, err := r.addKeyLocked(ctx, now, s.rec.Deactivates)
+	return err
+}
+
+// addKeyLocked makes a key that is published now and signs from activates.
+// It signs for the active period or until the next scheduled key activates,
+// and any key that would still sign at activates stops then. The new key is
+// saved before the keys it cuts short, so a failure between the saves leaves
+// a key signing longer than planned, never a gap.
+func (r *Ring) addKeyLocked(ctx context.Context, now, activates time.Time) (Record, error) {
+	k, err := jwk.Generate(r.cfg.Algorithm, r.cfg.Rand)
+	if err != nil {
+		return Record{}, fmt.Errorf("keyring: %w", err)
+	}
+	if r.keys[k.ID()] != nil {
+		return Record{}, fmt.Errorf("keyring: generated key %s already exists", k.ID())
+	}
+	sealed, err := r.sealer.sealKey(r.cfg.Rand, k)
+	if err != nil {
+		return Record{}, err
+	}
+	rec := Record{
+		ID:          k.ID(),
+		Algorithm:   k.Algorithm(),
+		Created:     truncate(now),
+		Activates:   activates,
+		Deactivates: activates.Add(r.cfg.ActivePeriod),
+		Sealed:      sealed,
+	}
+	var cut []*entry
+	for _, e := range sortedEntries(r.keys) {
+		o := e.rec
+		if !o.Compromised.IsZero() || stateAt(o, now) == StateRetired {
+			continue
+		}
+		if o.Activates.After(activates) && o.Activates.Before(rec.Deactivates) {
+			rec.Deactivates = o.Activates
+		}
+		if !o.Activates.After(activates) && activates.Before(o.Deactivates) {
+			o.Deactivates = activates
+			o.Retires = activates.Add(r.cfg.MaxTokenTTL)
+			cut = append(cut, &entry{rec: o, key: e.key})
+		}
+	}
+	rec.Retires = rec.Deactivates.Add(r.cfg.MaxTokenTTL)
+	if err := r.commitLocked(ctx, append([]*entry{{rec: rec, key: k}}, cut...)...); err != nil {
+		return Record{}, err
+	}
+	return rec, nil
+}
+
+// commitLocked saves each entry and, once it is saved, puts it in the ring.
+func (r *Ring) commitLocked(ctx context.Context, es ...*entry) error {
+	for _, e := range es {
+		if err := r.store.SaveKey(ctx, e.rec); err != nil {
+			return fmt.Errorf("keyring: saving key %s: %w", e.rec.ID, err)
+		}
+		r.mu.Lock()
+		r.keys[e.rec.ID] = e
+		r.mu.Unlock()
+	}
+	return nil
+}
+
+// stateAt is the state of rec at now.
+func stateAt(rec Record, now time.Time) State {
+	switch {
+	case !rec.Compromised.IsZero():
+		return StateCompromised
+	case !now.Before(rec.Retires):
+		return StateRetired
+	case now.Before(rec.Activates):
+		return StatePending
+	case now.Before(rec.Deactivates):
+		return StateActive
+	}
+	return StateVerifying
+}
+
+func published(s State) bool {
+	return s == StatePending || s == StateActive || s == StateVerifying
+}
+
+// signerAt returns the key that signs at now: of the active keys, the one
+// that activated last. Ties, which only instances racing on one store make,
+// go to the greater ID, so every instance picks the same key.
+func signerAt(keys map[string]*entry, now time.Time) *entry {
+	var s *entry
+	for _, e := range keys {
+		if e.key == nil || stateAt(e.rec, now) != StateActive {
+			continue
+		}
+		if s == nil || e.rec.Activates.After(s.rec.Activates) ||
+			e.rec.Activates.Equal(s.rec.Activates) && e.rec.ID > s.rec.ID {
+			s = e
+		}
+	}
+	return s
+}
+
+// sortedEntries returns the entries in the order they activate.
+func sortedEntries(keys map[string]*entry) []*entry {
+	es := make([]*entry, 0, len(keys))
+	for _, e := range keys {
+		es = append(es, e)
+	}
+	slices.SortFunc(es, func(a, b *entry) int {
+		if c := a.rec.Activates.Compare(b.rec.Activates); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.rec.ID, b.rec.ID)
+	})
+	return es
+}
+
+func info(rec Record, now time.Time) Info {
+	return Info{
+		ID:          rec.ID,
+		Algorithm:   rec.Algorithm,
+		State:       stateAt(rec, now),
+		Created:     rec.Created,
+		Activates:   rec.Activates,
+		Deactivates: rec.Deactivates,
+		Retires:     rec.Retires,
+		Compromised: rec.Compromised,
+	}
+}
+
+// truncate drops the monotonic reading, the time zone and everything below
+// the second: JWT times are whole seconds, and every store can hold these
+// exactly.
+func truncate(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
