@@ -1,0 +1,220 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/waxseal/waxseal/issuer"
+	"github.com/waxseal/waxseal/keyring"
+	"github.com/waxseal/waxseal/token"
+)
+
+// run runs the waxseal command with args and returns its exit code and
+// output.
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Main(context.Background(), args, IO{In: strings.NewReader(""), Out: &out, Err: &errb})
+	return code, out.String(), errb.String()
+}
+
+func mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	code, out, errOut := run(t, args...)
+	if code != 0 {
+		t.Fatalf("waxseal %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// keysDir makes a directory for a key ring and points the key flags at it
+// through the environment, as an operator's unit file would.
+func keysDir(t *testing.T) string {
+	dir := t.TempDir()
+	t.Setenv("WAXSEAL_KEYS", filepath.Join(dir, "keys.json"))
+	return dir
+}
+
+func openRing(t *testing.T, dir string) *keyring.Ring {
+	mk, err := keyring.LoadMasterKeyFile(filepath.Join(dir, "waxseal.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := keyring.Open(context.Background(), keyring.NewFileStore(filepath.Join(dir, "keys.json")), mk, keyring.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func mintWith(t *testing.T, r *keyring.Ring, iss string) string {
+	key, err := r.Signer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tok, err := token.Mint(key, &token.Claims{
+		Issuer: iss, Subject: "alice", Audience: []string{"notes"}, Expiry: now.Add(time.Minute),
+		IssuedAt: now, ID: token.NewID(), ClientID: "cli", Roles: []string{"admin"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func TestKeysLifecycle(t *testing.T) {
+	dir := keysDir(t)
+	if code, _, errOut := run(t, "keys", "list"); code != 1 || !strings.Contains(errOut, "keys generate") {
+		t.Fatalf("keys list without a ring: exit %d, %q", code, errOut)
+	}
+	out := mustRun(t, "keys", "generate")
+	if !strings.Contains(out, "active") {
+		t.Fatalf("generate printed %q", out)
+	}
+	for _, f := range []string{"keys.json", "waxseal.key"} {
+		st, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v", f, st.Mode().Perm())
+		}
+	}
+	if code, _, _ := run(t, "keys", "generate"); code != 1 {
+		t.Errorf("second generate: exit %d, want 1", code)
+	}
+
+	mustRun(t, "keys", "rotate")
+	var keys []struct{ Kid, State string }
+	if err := json.Unmarshal([]byte(mustRun(t, "keys", "list", "--json")), &keys); err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2 || keys[0].State != "active" || keys[1].State != "pending" {
+		t.Fatalf("after rotate: %+v", keys)
+	}
+
+	var set struct{ Keys []map[string]any }
+	if err := json.Unmarshal([]byte(mustRun(t, "keys", "jwks")), &set); err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Keys) != 2 {
+		t.Fatalf("jwks has %d keys, want the active and the pending one", len(set.Keys))
+	}
+	for _, k := range set.Keys {
+		if _, ok := k["d"]; ok {
+			t.Fatal("jwks leaks a private key")
+		}
+	}
+
+	mustRun(t, "keys", "compromise", keys[0].Kid)
+	if err := json.Unmarshal([]byte(mustRun(t, "keys", "jwks")), &set); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range set.Keys {
+		if k["kid"] == keys[0].Kid {
+			t.Fatal("compromised key still published")
+		}
+	}
+}
+
+func TestMasterKeyPermissions(t *testing.T) {
+	dir := keysDir(t)
+	mustRun(t, "keys", "generate")
+	if err := os.Chmod(filepath.Join(dir, "waxseal.key"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := run(t, "keys", "list")
+	if code != 1 || !strings.Contains(errOut, "waxseal.key") {
+		t.Fatalf("world-readable master key: exit %d, %q", code, errOut)
+	}
+}
+
+func TestTokenDecode(t *testing.T) {
+	dir := keysDir(t)
+	mustRun(t, "keys", "generate")
+	tok := mintWith(t, openRing(t, dir), "https://issuer.example")
+	out := mustRun(t, "token", "decode", tok)
+	for _, want := range []string{"UNVERIFIED", `"typ": "at+jwt"`, `"sub": "alice"`, "exp: "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("decode output lacks %q:\n%s", want, out)
+		}
+	}
+	if code, _, _ := run(t, "token", "decode", "not.a.token!"); code != 1 {
+		t.Errorf("decode of garbage: exit %d", code)
+	}
+	if code, _, _ := run(t, "token", "decode"); code != 2 {
+		t.Errorf("decode without a token: exit %d", code)
+	}
+}
+
+func TestTokenVerify(t *testing.T) {
+	dir := keysDir(t)
+	mustRun(t, "keys", "generate")
+	ring := openRing(t, dir)
+	srv := httptest.NewServer(nil)
+	defer srv.Close()
+	is, err := issuer.New(issuer.Config{Issuer: srv.URL, Keys: ring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = is
+	tok := mintWith(t, ring, srv.URL)
+
+	t.Run("remote keys", func(t *testing.T) {
+		out := mustRun(t, "token", "verify", "--issuer", srv.URL, "--audience", "notes", tok)
+		if !strings.Contains(out, "VALID") || !strings.Contains(out, `"sub": "alice"`) {
+			t.Errorf("verify printed %s", out)
+		}
+	})
+	t.Run("wrong audience", func(t *testing.T) {
+		code, _, errOut := run(t, "token", "verify", "--issuer", srv.URL, "--audience", "billing", tok)
+		if code != 1 || !strings.Contains(errOut, "audience") {
+			t.Errorf("exit %d, %q", code, errOut)
+		}
+	})
+	t.Run("no audience warns", func(t *testing.T) {
+		code, _, errOut := run(t, "token", "verify", "--issuer", srv.URL, tok)
+		if code != 0 || !strings.Contains(errOut, "not checked") {
+			t.Errorf("exit %d, %q", code, errOut)
+		}
+	})
+	t.Run("jwks file", func(t *testing.T) {
+		f := filepath.Join(t.TempDir(), "jwks.json")
+		if err := os.WriteFile(f, []byte(mustRun(t, "keys", "jwks")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mustRun(t, "token", "verify", "--issuer", srv.URL, "--audience", "notes", "--jwks-file", f, tok)
+	})
+	t.Run("tampered", func(t *testing.T) {
+		parts := strings.Split(tok, ".")
+		parts[1] = parts[1][:len(parts[1])-2] + "AA"
+		code, _, errOut := run(t, "token", "verify", "--issuer", srv.URL, "--audience", "notes", strings.Join(parts, "."))
+		if code != 1 || !strings.Contains(errOut, "not valid") {
+			t.Errorf("exit %d, %q", code, errOut)
+		}
+	})
+}
+
+func TestServeRefusesPlainHTTPOffLoopback(t *testing.T) {
+	keysDir(t)
+	code, _, errOut := run(t, "serve", "--listen", "0.0.0.0:0")
+	if code != 1 || !strings.Contains(errOut, "--insecure-http") {
+		t.Fatalf("exit %d, %q", code, errOut)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	for _, args := range [][]string{{}, {"nope"}, {"keys"}, {"keys", "nope"}, {"token", "verify"}} {
+		if code, _, _ := run(t, args...); code != 2 {
+			t.Errorf("waxseal %v: exit %d, want 2", args, code)
+		}
+	}
+}
