@@ -243,6 +243,8 @@ func parseClaims(d *strictjson.Decoder, data []byte, c *Claims) error {
 		return fmt.Errorf("%w: claims: no sub", ErrMalformed)
 	case c.ID == "":
 		return fmt.Errorf("%w: claims: no jti", ErrMalformed)
+	case c.ClientID == "":
+		return fmt.Errorf("%w: claims: no client_id", ErrMalformed)
 	}
 	return nil
 }

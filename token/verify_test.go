@@ -243,6 +243,7 @@ func TestVerifyRules(t *testing.T) {
 		{"no iat", raw(stdHeader, constant(strings.Replace(claimsJSONWith(""), fmt.Sprintf(`"iat":%d,`, at(-time.Minute)), "", 1))), ErrMalformed},
 		{"no sub", raw(stdHeader, constant(strings.Replace(claimsJSONWith(""), `"sub":"user-1",`, "", 1))), ErrMalformed},
 		{"no jti", raw(stdHeader, constant(strings.Replace(claimsJSONWith(""), `"jti":"j1",`, "", 1))), ErrMalformed},
+		{"no client_id", raw(stdHeader, constant(strings.Replace(claimsJSONWith(""), `,"client_id":"web"`, "", 1))), ErrMalformed},
 		{"aud number", raw(stdHeader, constant(strings.Replace(claimsJSONWith(""), `"aud":"notes-api"`, `"aud":7`, 1))), ErrMalformed},
 		{"roles not strings", raw(stdHeader, claims(`"roles":["admin",1]`)), ErrMalformed},
 		{"invalid UTF-8", raw(stdHeader, claims("\"name\":\"\xff\"")), ErrMalformed},
