@@ -1,0 +1,73 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/waxseal/waxseal"
+)
+
+// AppendRevocation commits r and returns it with its cursor. An entry
+// needs a Kind, a Value, a Created and an Expires time.
+func (s *Store) AppendRevocation(ctx context.Context, r waxseal.Revocation) (*waxseal.Revocation, error) {
+	err := s.inTx(ctx, func(tx *sql.Tx) error { return s.appendTx(ctx, tx, &r) })
+	if err != nil {
+		return nil, s.fail("appending revocation", err)
+	}
+	s.appended()
+	return &r, nil
+}
+
+// appendTx appends r in tx and sets its cursor. Taking the cursor locks
+// the counter's row until tx ends, so appending transactions commit in
+// cursor order; nothing else may be locked after it.
+func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, r *waxseal.Revocation) error {
+	switch {
+	case r.Kind == "" || r.Value == "":
+		return errors.New("revocation needs a kind and a value")
+	case r.Created.IsZero() || r.Expires.IsZero():
+		return errors.New("revocation needs a creation and an expiry time")
+	}
+	if err := tx.QueryRowContext(ctx, `UPDATE revocation_cursor SET last = last + 1 RETURNING last`).Scan(&r.Cursor); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO revocations (cursor, kind, value, not_before, created, expires) VALUES (?, ?, ?, ?, ?, ?)`),
+		r.Cursor, string(r.Kind), r.Value, s.tm(r.NotBefore), s.tm(r.Created), s.tm(r.Expires))
+	if err != nil {
+		return err
+	}
+	if s.d.Notify != "" {
+		_, err = tx.ExecContext(ctx, s.d.Notify)
+	}
+	return err
+}
+
+// Revocations returns up to limit entries with cursors above after, in
+// cursor order, leaving out those that expired before now.
+func (s *Store) Revocations(ctx context.Context, after int64, limit int, now time.Time) ([]waxseal.Revocation, error) {
+	if err := s.checkLimit(limit); err != nil {
+		return nil, err
+	}
+	rows, err := s.read.QueryContext(ctx, s.q(`SELECT cursor, kind, value, not_before, created, expires FROM revocations
+		WHERE cursor > ? AND expires >= ? ORDER BY cursor LIMIT ?`), after, s.tm(now), limit)
+	list, err := collect(rows, err, func(r row) (v waxseal.Revocation, err error) {
+		err = r.Scan(&v.Cursor, &v.Kind, &v.Value, timeDest{&v.NotBefore}, timeDest{&v.Created}, timeDest{&v.Expires})
+		return v, err
+	})
+	if err != nil {
+		return nil, s.fail("reading revocations", err)
+	}
+	return list, nil
+}
+
+// PruneRevocations deletes the entries that expired before now. Cursors
+// are never reused: the counter keeps counting past deleted entries.
+func (s *Store) PruneRevocations(ctx context.Context, now time.Time) (int64, error) {
+	n, err := s.exec(ctx, `DELETE FROM revocations WHERE expires < ?`, s.tm(now))
+	if err != nil {
+		return 0, s.fail("pruning revocations", err)
+	}
+	return n, nil
+}

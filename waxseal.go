@@ -1,0 +1,209 @@
+// Package waxseal holds the issuer's domain: users, login sessions, refresh
+// tokens, the revocation log and the audit log, and the Store interface that
+// every storage engine implements (packages sqlite and postgres). The
+// packages named for a protocol piece (token, jwk, keyring, keyset,
+// discovery, issuer) build on these types; none of them knows which engine
+// is in use.
+package waxseal
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/waxseal/waxseal/keyring"
+)
+
+// Errors a Store returns that callers branch on. Engines wrap them with
+// detail.
+var (
+	ErrNotFound = errors.New("waxseal: not found")
+	ErrConflict = errors.New("waxseal: already exists")
+)
+
+// User is an account that logs in with a password.
+type User struct {
+	ID           string // stable and opaque; the "sub" of the user's tokens
+	Name         string // canonical user name (see package password); unique
+	PasswordHash string // argon2id in PHC string format; never leaves the issuer
+	Roles        []string
+	Disabled     bool
+	Created      time.Time
+	Updated      time.Time
+}
+
+// Session is one login: it starts with a password grant and lives on
+// through refresh-token rotation until it is ended or expires. Its ID is the
+// "sid" of every access token issued in it.
+type Session struct {
+	ID        string
+	UserID    string
+	ClientID  string
+	Scope     string
+	Created   time.Time
+	LastUsed  time.Time // last login or refresh; the idle timeout counts from here
+	Expires   time.Time // absolute end, however active the session is
+	Ended     time.Time // zero while the session lives
+	EndReason string    // why it ended: "logout", "reuse", "revoked", "expired", ...
+	UserAgent string
+	IP        string
+}
+
+// Active reports whether s may still refresh at now under idle timeout idle.
+func (s *Session) Active(now time.Time, idle time.Duration) bool {
+	return s.Ended.IsZero() && now.Before(s.Expires) && now.Before(s.LastUsed.Add(idle))
+}
+
+// RevocationKind says what a revocation log entry matches.
+type RevocationKind string
+
+const (
+	RevokeToken   RevocationKind = "jti" // one access token, by its "jti"
+	RevokeSession RevocationKind = "sid" // every access token of one session
+	RevokeSubject RevocationKind = "sub" // every token of a user issued before NotBefore
+	RevokeKey     RevocationKind = "kid" // every token signed by one key
+)
+
+// Revocation is one entry of the revocation log. Verifiers follow the log
+// and reject any token an entry matches.
+type Revocation struct {
+	// Cursor orders the log. It is assigned by the Store, strictly
+	// increasing in commit order: a reader that has seen cursor c has seen
+	// every entry below c that will ever exist.
+	Cursor    int64
+	Kind      RevocationKind
+	Value     string    // the jti, sid, sub or kid
+	NotBefore time.Time // for RevokeSubject: tokens issued before it are revoked
+	Created   time.Time
+	// Expires is when no token this entry matches can still be valid; the
+	// entry is dropped from the log after it.
+	Expires time.Time
+}
+
+// AuditEvent is one entry of the audit log. It never holds a secret or a
+// token, only what happened, to whom and from where.
+type AuditEvent struct {
+	ID        int64 // assigned by the Store
+	Time      time.Time
+	Type      string // "login", "login_failed", "refresh", "refresh_reuse", "logout", "revoke", ...
+	UserID    string
+	SessionID string
+	ClientID  string
+	IP        string
+	Detail    string
+}
+
+// RotateParams asks Store.RotateRefresh to exchange one refresh token.
+type RotateParams struct {
+	Digest          []byte        // SHA-256 of the presented refresh token
+	Now             time.Time     //
+	Grace           time.Duration // how long a rotated token still yields its successor
+	Idle            time.Duration // the session's idle timeout
+	SuccessorDigest []byte        // SHA-256 of a fresh refresh token, used if this call rotates
+	// SuccessorSealed is the fresh token encrypted under a key derived from
+	// the presented one. It is stored with the rotated token so that a retry
+	// inside Grace, which presents the same token, can recover the same
+	// successor; nobody without the presented token can.
+	SuccessorSealed []byte
+	// Reuse is appended to the revocation log, in the same transaction,
+	// when the token was rotated longer than Grace ago: the session is
+	// treated as stolen and ended. Its Value is filled with the session ID.
+	Reuse Revocation
+}
+
+// RotateOutcome says what RotateRefresh did.
+type RotateOutcome int
+
+const (
+	// Rotated: the token was current; it is now rotated and the successor
+	// from RotateParams is the session's current token.
+	Rotated RotateOutcome = iota + 1
+	// Replayed: the token was rotated less than Grace ago; the result
+	// carries the sealed successor stored then.
+	Replayed
+	// Reused: the token was rotated longer than Grace ago. The session has
+	// been ended and its revocation appended.
+	Reused
+	// Inactive: the session had ended or expired; nothing changed except
+	// that an expired session is marked ended.
+	Inactive
+)
+
+// RotateResult is what RotateRefresh found and did.
+type RotateResult struct {
+	Outcome         RotateOutcome
+	Session         *Session // the session as it is after the call
+	SuccessorSealed []byte   // for Replayed
+	Revocation      *Revocation
+}
+
+// EndParams ends one session or all of a user's sessions.
+type EndParams struct {
+	SessionID string // this session, or
+	UserID    string // every session of this user
+	Now       time.Time
+	Reason    string
+	// Revocation is appended in the same transaction when at least one
+	// session ended (always, for a user), so verifiers drop the sessions'
+	// access tokens.
+	Revocation Revocation
+	// DisableUser, with UserID, also disables the account.
+	DisableUser bool
+}
+
+// Store is what the issuer keeps. Every method is atomic: it commits fully
+// before it returns, or not at all. Engines: package sqlite, package
+// postgres; package storetest checks any engine against this contract.
+type Store interface {
+	keyring.Store
+
+	CreateUser(ctx context.Context, u *User) error // ErrConflict if the name is taken
+	UserByName(ctx context.Context, name string) (*User, error)
+	UserByID(ctx context.Context, id string) (*User, error)
+	// ListUsers returns up to limit users with names after the given one,
+	// in name order.
+	ListUsers(ctx context.Context, after string, limit int) ([]*User, error)
+	// UpdateUser writes u's password hash, roles and disabled flag.
+	UpdateUser(ctx context.Context, u *User) error
+
+	// CreateSession stores a new session and its first refresh token.
+	CreateSession(ctx context.Context, s *Session, refreshDigest []byte) error
+	Session(ctx context.Context, id string) (*Session, error)
+	// SessionByRefresh finds the session of a refresh token, current or
+	// already rotated.
+	SessionByRefresh(ctx context.Context, digest []byte) (*Session, error)
+	// ListSessions returns a user's sessions that have not ended, newest
+	// first.
+	ListSessions(ctx context.Context, userID string) ([]*Session, error)
+	// RotateRefresh exchanges a refresh token in one transaction, so that
+	// of any number of concurrent callers, on any number of issuer
+	// instances, exactly one rotates and the others see its result.
+	// ErrNotFound if no such token was ever issued.
+	RotateRefresh(ctx context.Context, p RotateParams) (*RotateResult, error)
+	// EndSessions ends sessions and appends p.Revocation, returning it with
+	// its cursor (nil when nothing ended and nothing was appended).
+	EndSessions(ctx context.Context, p EndParams) (*Revocation, error)
+
+	// AppendRevocation commits r to the revocation log and returns it with
+	// its cursor, then wakes every watcher, on this instance and others.
+	AppendRevocation(ctx context.Context, r Revocation) (*Revocation, error)
+	// Revocations returns up to limit entries with cursors above after, in
+	// cursor order, leaving out entries that expired before now.
+	Revocations(ctx context.Context, after int64, limit int, now time.Time) ([]Revocation, error)
+	// PruneRevocations deletes entries that expired before now.
+	PruneRevocations(ctx context.Context, now time.Time) (int64, error)
+	// WatchRevocations calls wake after entries may have been appended, by
+	// this process or another sharing the database, until ctx ends. Wakes
+	// may be spurious or coalesced; callers read Revocations to see what is
+	// new. It returns ctx's error, or the error that broke the watch.
+	WatchRevocations(ctx context.Context, wake func()) error
+
+	AppendAudit(ctx context.Context, e AuditEvent) error
+	// Audit returns up to limit events with IDs below before (0: from the
+	// newest), newest first, of the user and type when those are not empty.
+	Audit(ctx context.Context, before int64, limit int, userID, typ string) ([]AuditEvent, error)
+
+	// Ping checks the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
