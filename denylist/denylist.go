@@ -1,0 +1,134 @@
+// Package denylist keeps the revocations a verifier must honour, in memory,
+// so that checking a token costs a few map lookups and no network call.
+//
+// A List is filled from the issuer's revocation log, in cursor order: the
+// issuer follows its own database, a guard follows the issuer's feed. Every
+// entry carries the time after which no token it matches can still be valid;
+// Prune drops those, so the list's size follows the number of revocations in
+// the last access-token lifetime, not all time.
+package denylist
+
+import (
+	"sync"
+	"time"
+
+	"github.com/waxseal/waxseal"
+	"github.com/waxseal/waxseal/token"
+)
+
+// List is a denylist of token IDs, sessions, keys and per-subject not-before
+// times. It is safe for concurrent use and implements token.Denylist.
+type List struct {
+	mu     sync.RWMutex
+	jti    map[string]time.Time // guarded by mu; value: when the entry expires
+	sid    map[string]time.Time // guarded by mu
+	kid    map[string]time.Time // guarded by mu
+	sub    map[string]subEntry  // guarded by mu
+	cursor int64                // guarded by mu; the highest cursor applied
+}
+
+type subEntry struct {
+	notBefore time.Time
+	expires   time.Time
+}
+
+var _ token.Denylist = (*List)(nil)
+
+// New returns an empty List.
+func New() *List {
+	return &List{
+		jti: map[string]time.Time{},
+		sid: map[string]time.Time{},
+		kid: map[string]time.Time{},
+		sub: map[string]subEntry{},
+	}
+}
+
+// Apply adds revocations. Applying an entry twice is harmless, so a reader
+// that resumes from an older cursor may replay.
+func (l *List) Apply(rs ...waxseal.Revocation) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range rs {
+		switch r.Kind {
+		case waxseal.RevokeToken:
+			l.jti[r.Value] = later(l.jti[r.Value], r.Expires)
+		case waxseal.RevokeSession:
+			l.sid[r.Value] = later(l.sid[r.Value], r.Expires)
+		case waxseal.RevokeKey:
+			l.kid[r.Value] = later(l.kid[r.Value], r.Expires)
+		case waxseal.RevokeSubject:
+			e := l.sub[r.Value]
+			l.sub[r.Value] = subEntry{notBefore: later(e.notBefore, r.NotBefore), expires: later(e.expires, r.Expires)}
+		}
+		l.cursor = max(l.cursor, r.Cursor)
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// Revoked reports whether c is revoked: its jti, its session or its key is
+// listed, or it was issued before its subject's not-before time. A token's
+// iat has whole seconds, so a not-before time should be rounded up to a whole
+// second by whoever writes it: a token issued in that same second then counts
+// as revoked, which fails closed.
+func (l *List) Revoked(c *token.Claims) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if _, ok := l.jti[c.ID]; ok {
+		return true
+	}
+	if c.SessionID != "" {
+		if _, ok := l.sid[c.SessionID]; ok {
+			return true
+		}
+	}
+	if _, ok := l.kid[c.KeyID]; ok {
+		return true
+	}
+	if e, ok := l.sub[c.Subject]; ok && c.IssuedAt.Before(e.notBefore) {
+		return true
+	}
+	return false
+}
+
+// Cursor returns the highest cursor applied: where a reader resumes.
+func (l *List) Cursor() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.cursor
+}
+
+// Len returns the number of entries.
+func (l *List) Len() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.jti) + len(l.sid) + len(l.kid) + len(l.sub)
+}
+
+// Prune drops entries that expired before now and returns how many.
+func (l *List) Prune(now time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, m := range []map[string]time.Time{l.jti, l.sid, l.kid} {
+		for k, exp := range m {
+			if exp.Before(now) {
+				delete(m, k)
+				n++
+			}
+		}
+	}
+	for k, e := range l.sub {
+		if e.expires.Before(now) {
+			delete(l.sub, k)
+			n++
+		}
+	}
+	return n
+}
