@@ -1,77 +1,177 @@
 // Package issuer is waxseal's authorization server: the only process that
-// holds signing keys. It publishes what verifiers need to check tokens on
-// their own, its RFC 8414 metadata and its JWKS, so that no verifier ever
-// has to call it per request.
+// holds signing keys and account data. Users log in here, get a short-lived
+// access token and a rotating refresh token, and come back here to refresh,
+// log out and revoke. It publishes what verifiers need to work alone: RFC
+// 8414 metadata, the JWKS, and the revocation feed.
+//
+// A Server keeps no state of its own that another instance lacks: everything
+// lives in the Store, so any number of instances may serve behind a load
+// balancer, and one dying loses nothing it acknowledged.
 package issuer
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/waxseal/waxseal"
+	"github.com/waxseal/waxseal/denylist"
 	"github.com/waxseal/waxseal/discovery"
 	"github.com/waxseal/waxseal/keyring"
+	"github.com/waxseal/waxseal/password"
+	"github.com/waxseal/waxseal/token"
 )
 
 // Paths of the endpoints, relative to the issuer URL's path.
 const (
-	JWKSPath = "/jwks.json"
-	LivePath = "/livez"
+	TokenPath       = "/token"
+	RevokePath      = "/revoke"
+	JWKSPath        = "/jwks.json"
+	RevocationsPath = "/v1/revocations"
+	LogoutPath      = "/v1/logout"
+	LogoutAllPath   = "/v1/logout-all"
+	UserinfoPath    = "/v1/userinfo"
+	LivePath        = "/livez"
+	ReadyPath       = "/readyz"
+	MetricsPath     = "/metrics"
 )
 
-// Config describes an issuer.
+// Defaults of Config.
+const (
+	DefaultAccessTTL       = 10 * time.Minute
+	DefaultRefreshGrace    = 30 * time.Second
+	DefaultIdleTimeout     = 7 * 24 * time.Hour
+	DefaultSessionLifetime = 30 * 24 * time.Hour
+	DefaultClientID        = "default"
+)
+
+// Config describes an issuer. Zero optional fields take the defaults above.
 type Config struct {
-	// Issuer is the public base URL that goes into every token's "iss" and
-	// into the metadata. Required; https unless on loopback.
+	// Issuer is the public base URL: every token's "iss" and the base of
+	// every endpoint in the metadata. Required.
 	Issuer string
+	// Store holds accounts, sessions and the revocation log. Required.
+	Store waxseal.Store
 	// Keys holds the signing keys. Required.
 	Keys *keyring.Ring
-	// Logger receives request errors. Nil means slog.Default().
+	// Hasher hashes and checks passwords. Required.
+	Hasher *password.Hasher
+
+	// Audiences go into every access token's "aud", with the issuer itself
+	// (so the token works at the issuer's own endpoints, like logout).
+	Audiences []string
+	// Scopes, if set, are the only scopes a client may ask for; otherwise
+	// any well-formed scope is granted as asked.
+	Scopes []string
+
+	AccessTTL       time.Duration // lifetime of access tokens
+	RefreshGrace    time.Duration // how long a rotated refresh token still yields its successor
+	IdleTimeout     time.Duration // a session unused this long ends
+	SessionLifetime time.Duration // a session ends this long after login, however used
+
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+	// Logger receives request errors and the audit log. Nil means
+	// slog.Default().
 	Logger *slog.Logger
+	// Registerer receives the issuer's metrics. Nil means a new registry,
+	// served on /metrics.
+	Registerer *prometheus.Registry
 }
 
-// Server serves the issuer's endpoints.
+// Server is an issuer.
 type Server struct {
-	issuer string
-	prefix string // the issuer URL's path, without a trailing slash
-	keys   *keyring.Ring
-	log    *slog.Logger
-	mux    *http.ServeMux
+	cfg      Config
+	prefix   string // the issuer URL's path, without a trailing slash
+	base     string // the issuer URL without a trailing slash
+	store    waxseal.Store
+	keys     *keyring.Ring
+	hasher   *password.Hasher
+	acct     *Accounts
+	log      *slog.Logger
+	now      func() time.Time
+	audience []string
+	scopes   map[string]bool // nil: any scope
+	denied   *denylist.List
+	verifier *token.Verifier
+	feed     *broadcaster
+	metrics  *metrics
+	mux      *http.ServeMux
 }
 
-// New returns a Server for cfg.
+// New returns a Server for cfg. Call Run to start its background work.
 func New(cfg Config) (*Server, error) {
-	if cfg.Keys == nil {
-		return nil, errors.New("issuer: Config.Keys is required")
+	if cfg.Store == nil || cfg.Keys == nil || cfg.Hasher == nil {
+		return nil, errors.New("issuer: Config.Store, Keys and Hasher are required")
 	}
 	u, err := url.Parse(cfg.Issuer)
 	if err != nil || u.Scheme == "" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("issuer: %q is not an absolute URL without query or fragment", cfg.Issuer)
 	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&cfg.AccessTTL, DefaultAccessTTL},
+		{&cfg.RefreshGrace, DefaultRefreshGrace},
+		{&cfg.IdleTimeout, DefaultIdleTimeout},
+		{&cfg.SessionLifetime, DefaultSessionLifetime},
+	} {
+		if *d.v < 0 {
+			return nil, errors.New("issuer: negative duration in Config")
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Registerer == nil {
+		cfg.Registerer = prometheus.NewRegistry()
+	}
 	s := &Server{
-		issuer: cfg.Issuer,
+		cfg:    cfg,
 		prefix: strings.TrimSuffix(u.Path, "/"),
+		base:   strings.TrimSuffix(cfg.Issuer, "/"),
+		store:  cfg.Store,
 		keys:   cfg.Keys,
+		hasher: cfg.Hasher,
 		log:    cfg.Logger,
+		now:    cfg.Now,
+		denied: denylist.New(),
+		feed:   newBroadcaster(),
+		acct:   &Accounts{Store: cfg.Store, Hasher: cfg.Hasher, AccessTTL: cfg.AccessTTL, Now: cfg.Now, Logger: cfg.Logger},
 		mux:    http.NewServeMux(),
 	}
-	if s.log == nil {
-		s.log = slog.Default()
+	s.audience = append([]string{cfg.Issuer}, cfg.Audiences...)
+	if len(cfg.Scopes) > 0 {
+		s.scopes = map[string]bool{}
+		for _, sc := range cfg.Scopes {
+			s.scopes[sc] = true
+		}
 	}
-	// RFC 8414 §3.1 puts the well-known suffix before the issuer's path;
-	// OpenID Connect Discovery appends it. Both are served.
-	s.mux.HandleFunc("GET /.well-known/oauth-authorization-server"+s.prefix, s.metadata)
-	s.mux.HandleFunc("GET "+s.prefix+"/.well-known/openid-configuration", s.metadata)
-	s.mux.HandleFunc("GET "+s.prefix+JWKSPath, s.jwks)
-	s.mux.HandleFunc("GET "+s.prefix+LivePath, func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("ok\n"))
+	// The issuer checks its own tokens (logout, userinfo) with its own
+	// keys and the same denylist its guards keep.
+	s.verifier, err = token.NewVerifier(cfg.Keys, token.Config{
+		Issuer: cfg.Issuer, Audience: cfg.Issuer, Denylist: s.denied, Now: cfg.Now,
 	})
+	if err != nil {
+		return nil, err
+	}
+	if s.metrics, err = newMetrics(cfg.Registerer); err != nil {
+		return nil, err
+	}
+	s.routes()
 	return s, nil
 }
 
@@ -81,34 +181,45 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // Metadata returns the issuer's RFC 8414 metadata.
 func (s *Server) Metadata() *discovery.Metadata {
 	return &discovery.Metadata{
-		Issuer:  s.issuer,
-		JWKSURI: strings.TrimSuffix(s.issuer, "/") + JWKSPath,
+		Issuer:                                 s.cfg.Issuer,
+		TokenEndpoint:                          s.base + TokenPath,
+		JWKSURI:                                s.base + JWKSPath,
+		RevocationEndpoint:                     s.base + RevokePath,
+		UserinfoEndpoint:                       s.base + UserinfoPath,
+		RevocationFeedEndpoint:                 s.base + RevocationsPath,
+		GrantTypesSupported:                    []string{"password", "refresh_token"},
+		ResponseTypesSupported:                 []string{"token"},
+		TokenEndpointAuthMethodsSupported:      []string{"none"},
+		RevocationEndpointAuthMethodsSupported: []string{"none"},
+		ScopesSupported:                        s.cfg.Scopes,
 	}
 }
 
-func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "public, max-age=3600")
-	s.writeJSON(w, r, s.Metadata())
-}
-
-// jwks serves the public keys. Verifiers may cache them for the ring's
-// JWKSMaxAge: a new key is published for longer than that before it signs.
-func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
-	maxAge := int(s.keys.JWKSMaxAge().Seconds())
-	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(maxAge))
-	w.Header().Set("Content-Type", "application/jwk-set+json")
-	s.writeJSON(w, r, s.keys.PublicSet())
-}
-
-func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		s.log.ErrorContext(r.Context(), "encoding response", "path", r.URL.Path, "err", err)
-		http.Error(w, `{"error":"server_error"}`, http.StatusInternalServerError)
-		return
+// Run does the issuer's background work until ctx ends: it follows the
+// revocation log into the issuer's own denylist and wakes feed streams, keeps
+// the signing keys moving through their lifecycle, and prunes expired
+// revocations. It returns ctx's error.
+func (s *Server) Run(ctx context.Context) error {
+	// Catch up before serving bearer endpoints would be ideal; the follow
+	// loop applies the whole log on its first pass.
+	go s.followLog(ctx)
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+			if err := s.keys.Maintain(ctx); err != nil {
+				s.log.ErrorContext(ctx, "key maintenance failed", "err", err)
+			}
+			now := s.now()
+			if n, err := s.store.PruneRevocations(ctx, now); err != nil {
+				s.log.ErrorContext(ctx, "pruning revocations failed", "err", err)
+			} else if n > 0 {
+				s.log.InfoContext(ctx, "pruned revocations", "count", n)
+			}
+			s.denied.Prune(now)
+		}
 	}
-	if w.Header().Get("Content-Type") == "" {
-		w.Header().Set("Content-Type", "application/json")
-	}
-	w.Write(append(body, '\n'))
 }

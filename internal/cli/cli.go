@@ -35,6 +35,9 @@ func commands() []command {
 		{"serve", "run the issuer", runServe},
 		{"token", "decode or verify an access token", runToken},
 		{"keys", "manage the issuer's signing keys", runKeys},
+		{"user", "add, list, disable and enable users", runUser},
+		{"revoke", "revoke a user, a session or an access token", runRevoke},
+		{"migrate", "create or update the database schema", runMigrate},
 	}
 }
 

@@ -11,47 +11,57 @@ import (
 	"testing"
 	"time"
 
+	"github.com/waxseal/waxseal/internal/dburl"
 	"github.com/waxseal/waxseal/issuer"
 	"github.com/waxseal/waxseal/keyring"
+	"github.com/waxseal/waxseal/password"
 	"github.com/waxseal/waxseal/token"
 )
 
-// run runs the waxseal command with args and returns its exit code and
-// output.
-func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+// run runs the waxseal command with args and stdin, and returns its exit
+// code and output.
+func run(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = Main(context.Background(), args, IO{In: strings.NewReader(""), Out: &out, Err: &errb})
+	code = Main(context.Background(), args, IO{In: strings.NewReader(stdin), Out: &out, Err: &errb})
 	return code, out.String(), errb.String()
 }
 
 func mustRun(t *testing.T, args ...string) string {
 	t.Helper()
-	code, out, errOut := run(t, args...)
+	code, out, errOut := run(t, "", args...)
 	if code != 0 {
 		t.Fatalf("waxseal %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
 	}
 	return out
 }
 
-// keysDir makes a directory for a key ring and points the key flags at it
-// through the environment, as an operator's unit file would.
-func keysDir(t *testing.T) string {
+// dataDir makes a directory for a SQLite database and points --database at
+// it through the environment, as an operator's unit file would.
+func dataDir(t *testing.T) string {
 	dir := t.TempDir()
-	t.Setenv("WAXSEAL_KEYS", filepath.Join(dir, "keys.json"))
+	t.Setenv("WAXSEAL_DATABASE", "sqlite:"+filepath.Join(dir, "waxseal.db"))
 	return dir
 }
 
-func openRing(t *testing.T, dir string) *keyring.Ring {
+// openRing opens the ring in the data directory's database, as the server
+// would.
+func openRing(t *testing.T, dir string) (*keyring.Ring, dburl.DB) {
+	ctx := context.Background()
 	mk, err := keyring.LoadMasterKeyFile(filepath.Join(dir, "waxseal.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := keyring.Open(context.Background(), keyring.NewFileStore(filepath.Join(dir, "keys.json")), mk, keyring.Config{})
+	db, err := dburl.Open(ctx, "sqlite:"+filepath.Join(dir, "waxseal.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r
+	t.Cleanup(func() { db.Close() })
+	r, err := keyring.Open(ctx, db, mk, keyring.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, db
 }
 
 func mintWith(t *testing.T, r *keyring.Ring, iss string) string {
@@ -71,15 +81,15 @@ func mintWith(t *testing.T, r *keyring.Ring, iss string) string {
 }
 
 func TestKeysLifecycle(t *testing.T) {
-	dir := keysDir(t)
-	if code, _, errOut := run(t, "keys", "list"); code != 1 || !strings.Contains(errOut, "keys generate") {
+	dir := dataDir(t)
+	if code, _, errOut := run(t, "", "keys", "list"); code != 1 || !strings.Contains(errOut, "keys generate") {
 		t.Fatalf("keys list without a ring: exit %d, %q", code, errOut)
 	}
 	out := mustRun(t, "keys", "generate")
 	if !strings.Contains(out, "active") {
 		t.Fatalf("generate printed %q", out)
 	}
-	for _, f := range []string{"keys.json", "waxseal.key"} {
+	for _, f := range []string{"waxseal.db", "waxseal.key"} {
 		st, err := os.Stat(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)
@@ -88,7 +98,7 @@ func TestKeysLifecycle(t *testing.T) {
 			t.Errorf("%s has mode %v", f, st.Mode().Perm())
 		}
 	}
-	if code, _, _ := run(t, "keys", "generate"); code != 1 {
+	if code, _, _ := run(t, "", "keys", "generate"); code != 1 {
 		t.Errorf("second generate: exit %d, want 1", code)
 	}
 
@@ -126,42 +136,101 @@ func TestKeysLifecycle(t *testing.T) {
 }
 
 func TestMasterKeyPermissions(t *testing.T) {
-	dir := keysDir(t)
+	dir := dataDir(t)
 	mustRun(t, "keys", "generate")
 	if err := os.Chmod(filepath.Join(dir, "waxseal.key"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, _, errOut := run(t, "keys", "list")
+	code, _, errOut := run(t, "", "keys", "list")
 	if code != 1 || !strings.Contains(errOut, "waxseal.key") {
 		t.Fatalf("world-readable master key: exit %d, %q", code, errOut)
 	}
 }
 
+func TestPostgresNeedsExplicitMasterKey(t *testing.T) {
+	t.Setenv("WAXSEAL_DATABASE", "postgres://nobody@127.0.0.1:1/none")
+	code, _, errOut := run(t, "", "keys", "generate")
+	if code != 1 {
+		t.Fatalf("exit %d, %q", code, errOut)
+	}
+}
+
+func TestUsersAndRevocation(t *testing.T) {
+	dataDir(t)
+	code, _, errOut := run(t, "tangerine submarine orchestra 42\n", "user", "add", "--password-stdin", "--role", "admin", "--role", "editor", "Alice")
+	if code != 0 {
+		t.Fatalf("user add: %d %s", code, errOut)
+	}
+	if code, _, errOut := run(t, "password\n", "user", "add", "--password-stdin", "bob"); code != 1 || !strings.Contains(errOut, "not accepted") {
+		t.Errorf("weak password: exit %d, %q", code, errOut)
+	}
+	if code, _, _ := run(t, "tangerine submarine orchestra 42\n", "user", "add", "--password-stdin", "ａｌｉｃｅ"); code != 1 {
+		t.Error("a second alice was added")
+	}
+	generated := strings.TrimSpace(mustRun(t, "user", "add", "carol"))
+	if len(generated) < 20 {
+		t.Errorf("generated password %q", generated)
+	}
+
+	var users []struct {
+		ID, Name string
+		Roles    []string
+		Disabled bool
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "user", "list", "--json")), &users); err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != 2 || users[0].Name != "alice" || strings.Join(users[0].Roles, ",") != "admin,editor" {
+		t.Fatalf("users: %+v", users)
+	}
+
+	mustRun(t, "user", "disable", "ALICE")
+	if err := json.Unmarshal([]byte(mustRun(t, "user", "list", "--json")), &users); err != nil || !users[0].Disabled {
+		t.Fatalf("after disable: %+v %v", users, err)
+	}
+	mustRun(t, "user", "enable", "alice")
+	if cursor := strings.TrimSpace(mustRun(t, "revoke", "user", users[0].ID)); cursor != "2" {
+		t.Errorf("revoke user printed cursor %q, want 2 (after the disable's)", cursor)
+	}
+	if cursor := strings.TrimSpace(mustRun(t, "revoke", "token", "some-jti")); cursor != "3" {
+		t.Errorf("revoke token printed cursor %q", cursor)
+	}
+	if code, _, errOut := run(t, "", "revoke", "session", "no-such-session"); code != 1 || !strings.Contains(errOut, "not found") {
+		t.Errorf("revoke of an unknown session: exit %d, %q", code, errOut)
+	}
+	mustRun(t, "migrate")
+}
+
 func TestTokenDecode(t *testing.T) {
-	dir := keysDir(t)
+	dir := dataDir(t)
 	mustRun(t, "keys", "generate")
-	tok := mintWith(t, openRing(t, dir), "https://issuer.example")
+	ring, _ := openRing(t, dir)
+	tok := mintWith(t, ring, "https://issuer.example")
 	out := mustRun(t, "token", "decode", tok)
 	for _, want := range []string{"UNVERIFIED", `"typ": "at+jwt"`, `"sub": "alice"`, "exp: "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("decode output lacks %q:\n%s", want, out)
 		}
 	}
-	if code, _, _ := run(t, "token", "decode", "not.a.token!"); code != 1 {
+	if code, _, _ := run(t, "", "token", "decode", "not.a.token!"); code != 1 {
 		t.Errorf("decode of garbage: exit %d", code)
 	}
-	if code, _, _ := run(t, "token", "decode"); code != 2 {
+	if code, _, _ := run(t, "", "token", "decode"); code != 2 {
 		t.Errorf("decode without a token: exit %d", code)
 	}
 }
 
 func TestTokenVerify(t *testing.T) {
-	dir := keysDir(t)
+	dir := dataDir(t)
 	mustRun(t, "keys", "generate")
-	ring := openRing(t, dir)
+	ring, db := openRing(t, dir)
+	hasher, err := password.NewHasher(password.HasherConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(nil)
 	defer srv.Close()
-	is, err := issuer.New(issuer.Config{Issuer: srv.URL, Keys: ring})
+	is, err := issuer.New(issuer.Config{Issuer: srv.URL, Keys: ring, Store: db, Hasher: hasher})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,13 +244,13 @@ func TestTokenVerify(t *testing.T) {
 		}
 	})
 	t.Run("wrong audience", func(t *testing.T) {
-		code, _, errOut := run(t, "token", "verify", "--issuer", srv.URL, "--audience", "billing", tok)
+		code, _, errOut := run(t, "", "token", "verify", "--issuer", srv.URL, "--audience", "billing", tok)
 		if code != 1 || !strings.Contains(errOut, "audience") {
 			t.Errorf("exit %d, %q", code, errOut)
 		}
 	})
 	t.Run("no audience warns", func(t *testing.T) {
-		code, _, errOut := run(t, "token", "verify", "--issuer", srv.URL, tok)
+		code, _, errOut := run(t, "", "token", "verify", "--issuer", srv.URL, tok)
 		if code != 0 || !strings.Contains(errOut, "not checked") {
 			t.Errorf("exit %d, %q", code, errOut)
 		}
@@ -196,7 +265,7 @@ func TestTokenVerify(t *testing.T) {
 	t.Run("tampered", func(t *testing.T) {
 		parts := strings.Split(tok, ".")
 		parts[1] = parts[1][:len(parts[1])-2] + "AA"
-		code, _, errOut := run(t, "token", "verify", "--issuer", srv.URL, "--audience", "notes", strings.Join(parts, "."))
+		code, _, errOut := run(t, "", "token", "verify", "--issuer", srv.URL, "--audience", "notes", strings.Join(parts, "."))
 		if code != 1 || !strings.Contains(errOut, "not valid") {
 			t.Errorf("exit %d, %q", code, errOut)
 		}
@@ -204,16 +273,16 @@ func TestTokenVerify(t *testing.T) {
 }
 
 func TestServeRefusesPlainHTTPOffLoopback(t *testing.T) {
-	keysDir(t)
-	code, _, errOut := run(t, "serve", "--listen", "0.0.0.0:0")
+	dataDir(t)
+	code, _, errOut := run(t, "", "serve", "--listen", "0.0.0.0:0")
 	if code != 1 || !strings.Contains(errOut, "--insecure-http") {
 		t.Fatalf("exit %d, %q", code, errOut)
 	}
 }
 
 func TestUsage(t *testing.T) {
-	for _, args := range [][]string{{}, {"nope"}, {"keys"}, {"keys", "nope"}, {"token", "verify"}} {
-		if code, _, _ := run(t, args...); code != 2 {
+	for _, args := range [][]string{{}, {"nope"}, {"keys"}, {"keys", "nope"}, {"token", "verify"}, {"user"}, {"revoke", "x"}} {
+		if code, _, _ := run(t, "", args...); code != 2 {
 			t.Errorf("waxseal %v: exit %d, want 2", args, code)
 		}
 	}

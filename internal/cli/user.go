@@ -1,0 +1,219 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/waxseal/waxseal"
+	"github.com/waxseal/waxseal/internal/dburl"
+	"github.com/waxseal/waxseal/issuer"
+	"github.com/waxseal/waxseal/token"
+)
+
+func runUser(ctx context.Context, args []string, io IO) error {
+	return subcommand(ctx, "user", args, io, map[string]func(context.Context, []string, IO) error{
+		"add":     runUserAdd,
+		"list":    runUserList,
+		"disable": runUserDisable,
+		"enable":  runUserEnable,
+	}, []string{"add", "list", "disable", "enable"})
+}
+
+// withAccounts parses the flags of an account command, opens the database
+// and runs fn.
+func withAccounts(ctx context.Context, name, argsUsage string, nargs int, args []string, io IO, extra func(*flag.FlagSet), fn func(*flag.FlagSet, dburl.DB, *issuer.Accounts) error) error {
+	fs := newFlags(name, argsUsage, io)
+	df := addDBFlags(fs)
+	if extra != nil {
+		extra(fs)
+	}
+	if err := parse(fs, args, nargs); err != nil {
+		return err
+	}
+	db, err := df.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	a, err := df.accounts(db, io)
+	if err != nil {
+		return err
+	}
+	return fn(fs, db, a)
+}
+
+func runUserAdd(ctx context.Context, args []string, io IO) error {
+	var roles listFlag
+	var fromStdin *bool
+	return withAccounts(ctx, "user add", "NAME", 1, args, io, func(fs *flag.FlagSet) {
+		fs.Var(&roles, "role", "a role of the user (repeatable)")
+		fromStdin = fs.Bool("password-stdin", false, "read the password from the first line of standard input; without it a strong password is generated and printed")
+	}, func(fs *flag.FlagSet, _ dburl.DB, a *issuer.Accounts) error {
+		var pw string
+		generated := !*fromStdin
+		if *fromStdin {
+			line, err := bufio.NewReader(io.In).ReadString('\n')
+			if err != nil && line == "" {
+				return errors.New("no password on standard input")
+			}
+			pw = strings.TrimRight(line, "\r\n")
+		} else {
+			var b [18]byte
+			rand.Read(b[:])
+			pw = base64.RawURLEncoding.EncodeToString(b[:])
+		}
+		u, err := a.AddUser(ctx, fs.Arg(0), pw, roles.vals)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(io.Err, "waxseal: added user %s (id %s)\n", u.Name, u.ID)
+		if generated {
+			fmt.Fprintf(io.Out, "%s\n", pw)
+		}
+		return nil
+	})
+}
+
+func runUserList(ctx context.Context, args []string, io IO) error {
+	var asJSON *bool
+	return withAccounts(ctx, "user list", "", 0, args, io, func(fs *flag.FlagSet) {
+		asJSON = fs.Bool("json", false, "print JSON")
+	}, func(_ *flag.FlagSet, db dburl.DB, _ *issuer.Accounts) error {
+		type row struct {
+			ID       string    `json:"id"`
+			Name     string    `json:"name"`
+			Roles    []string  `json:"roles"`
+			Disabled bool      `json:"disabled"`
+			Created  time.Time `json:"created"`
+		}
+		rows := []row{}
+		for after := ""; ; {
+			page, err := db.ListUsers(ctx, after, 500)
+			if err != nil {
+				return err
+			}
+			for _, u := range page {
+				rows = append(rows, row{u.ID, u.Name, u.Roles, u.Disabled, u.Created.UTC()})
+				after = u.Name
+			}
+			if len(page) < 500 {
+				break
+			}
+		}
+		if *asJSON {
+			b, err := json.MarshalIndent(rows, "", "  ")
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(io.Out, "%s\n", b)
+			return err
+		}
+		tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tID\tROLES\tDISABLED\tCREATED")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", r.Name, r.ID, strings.Join(r.Roles, ","), r.Disabled, r.Created.Format(time.RFC3339))
+		}
+		return tw.Flush()
+	})
+}
+
+func runUserDisable(ctx context.Context, args []string, io IO) error {
+	return withAccounts(ctx, "user disable", "NAME", 1, args, io, nil, func(fs *flag.FlagSet, _ dburl.DB, a *issuer.Accounts) error {
+		u, err := a.FindUser(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		if _, err := a.EndUser(ctx, u.ID, true, "user_disabled", ""); err != nil {
+			return err
+		}
+		fmt.Fprintf(io.Err, "waxseal: disabled %s: every session ended, every token revoked\n", u.Name)
+		return nil
+	})
+}
+
+func runUserEnable(ctx context.Context, args []string, io IO) error {
+	return withAccounts(ctx, "user enable", "NAME", 1, args, io, nil, func(fs *flag.FlagSet, _ dburl.DB, a *issuer.Accounts) error {
+		u, err := a.FindUser(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		return a.EnableUser(ctx, u)
+	})
+}
+
+func runRevoke(ctx context.Context, args []string, io IO) error {
+	return subcommand(ctx, "revoke", args, io, map[string]func(context.Context, []string, IO) error{
+		"user":    runRevokeUser,
+		"session": runRevokeSession,
+		"token":   runRevokeToken,
+	}, []string{"user", "session", "token"})
+}
+
+func printRevocation(io IO, r *waxseal.Revocation) {
+	if r == nil {
+		fmt.Fprintln(io.Err, "waxseal: nothing to revoke: already ended")
+		return
+	}
+	fmt.Fprintf(io.Out, "%d\n", r.Cursor)
+	fmt.Fprintf(io.Err, "waxseal: revoked %s %s (feed cursor %d)\n", r.Kind, r.Value, r.Cursor)
+}
+
+func runRevokeUser(ctx context.Context, args []string, io IO) error {
+	return withAccounts(ctx, "revoke user", "NAME|ID", 1, args, io, nil, func(fs *flag.FlagSet, _ dburl.DB, a *issuer.Accounts) error {
+		u, err := a.FindUser(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		r, err := a.EndUser(ctx, u.ID, false, "revoked", "")
+		if err == nil {
+			printRevocation(io, r)
+		}
+		return err
+	})
+}
+
+func runRevokeSession(ctx context.Context, args []string, io IO) error {
+	return withAccounts(ctx, "revoke session", "SID", 1, args, io, nil, func(fs *flag.FlagSet, _ dburl.DB, a *issuer.Accounts) error {
+		r, err := a.EndSession(ctx, fs.Arg(0), "revoked", "")
+		if err == nil {
+			printRevocation(io, r)
+		}
+		return err
+	})
+}
+
+// runRevokeToken revokes an access token given whole (its jti and exp are
+// read from it, unverified: revoking needs no trust) or by its jti alone.
+func runRevokeToken(ctx context.Context, args []string, io IO) error {
+	return withAccounts(ctx, "revoke token", "JWT|JTI", 1, args, io, nil, func(fs *flag.FlagSet, _ dburl.DB, a *issuer.Accounts) error {
+		jti, exp := fs.Arg(0), time.Time{}
+		if strings.Count(jti, ".") == 2 {
+			_, claims, err := token.DecodeUnverified(jti)
+			if err != nil {
+				return err
+			}
+			var c struct {
+				Jti string  `json:"jti"`
+				Exp float64 `json:"exp"`
+			}
+			if err := json.Unmarshal(claims, &c); err != nil || c.Jti == "" {
+				return errors.New("the token has no jti")
+			}
+			jti, exp = c.Jti, time.Unix(int64(c.Exp)+1, 0)
+		}
+		r, err := a.RevokeToken(ctx, jti, exp, "")
+		if err == nil {
+			printRevocation(io, r)
+		}
+		return err
+	})
+}

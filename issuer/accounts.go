@@ -1,0 +1,173 @@
+package issuer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/waxseal/waxseal"
+	"github.com/waxseal/waxseal/password"
+	"github.com/waxseal/waxseal/token"
+)
+
+// Accounts manages users and ends sessions. The server and the command line
+// share it, so that disabling a user from a shell revokes exactly what an
+// API call would.
+type Accounts struct {
+	Store  waxseal.Store
+	Hasher *password.Hasher
+	// AccessTTL is the access-token lifetime; a revocation stays in the log
+	// until every token it can match has expired. Zero means
+	// DefaultAccessTTL.
+	AccessTTL time.Duration
+	Now       func() time.Time // nil means time.Now
+	Logger    *slog.Logger     // the audit log's structured twin; nil means slog.Default()
+}
+
+func (a *Accounts) now() time.Time {
+	if a.Now == nil {
+		return time.Now()
+	}
+	return a.Now()
+}
+
+func (a *Accounts) logger() *slog.Logger {
+	if a.Logger == nil {
+		return slog.Default()
+	}
+	return a.Logger
+}
+
+// revocation returns a log entry that expires when no access token issued
+// up to now can still pass a verifier, whatever leeway it allows.
+func (a *Accounts) revocation(kind waxseal.RevocationKind, value string, now time.Time) waxseal.Revocation {
+	ttl := a.AccessTTL
+	if ttl == 0 {
+		ttl = DefaultAccessTTL
+	}
+	return waxseal.Revocation{Kind: kind, Value: value, Created: now, Expires: now.Add(ttl + token.MaxLeeway)}
+}
+
+// Audit writes e to the audit log and the structured log. A failure to write
+// it is logged, not returned: the action it records already happened.
+func (a *Accounts) Audit(ctx context.Context, e waxseal.AuditEvent) {
+	if e.Time.IsZero() {
+		e.Time = a.now()
+	}
+	a.logger().InfoContext(ctx, "audit", "type", e.Type, "user", e.UserID, "session", e.SessionID,
+		"client", e.ClientID, "ip", e.IP, "detail", e.Detail)
+	if err := a.Store.AppendAudit(ctx, e); err != nil {
+		a.logger().ErrorContext(ctx, "writing audit event failed", "type", e.Type, "err", err)
+	}
+}
+
+// AddUser creates a user with a password that passes the password policy.
+func (a *Accounts) AddUser(ctx context.Context, name, pw string, roles []string) (*waxseal.User, error) {
+	canon, err := password.CanonicalName(name)
+	if err != nil {
+		return nil, err
+	}
+	if pw, err = password.NormalizePassword(pw); err != nil {
+		return nil, err
+	}
+	if err := password.DefaultPolicy.Check(pw, canon); err != nil {
+		return nil, err
+	}
+	hash, err := a.Hasher.Hash(ctx, pw)
+	if err != nil {
+		return nil, err
+	}
+	if roles == nil {
+		roles = []string{}
+	}
+	now := a.now()
+	u := &waxseal.User{ID: token.NewID(), Name: canon, PasswordHash: hash, Roles: roles, Created: now, Updated: now}
+	if err := a.Store.CreateUser(ctx, u); err != nil {
+		return nil, err
+	}
+	a.Audit(ctx, waxseal.AuditEvent{Type: "user_created", UserID: u.ID})
+	return u, nil
+}
+
+// FindUser looks a user up by name (canonicalized) or, failing that, by ID.
+func (a *Accounts) FindUser(ctx context.Context, nameOrID string) (*waxseal.User, error) {
+	if canon, err := password.CanonicalName(nameOrID); err == nil {
+		u, err := a.Store.UserByName(ctx, canon)
+		if !errors.Is(err, waxseal.ErrNotFound) {
+			return u, err
+		}
+	}
+	u, err := a.Store.UserByID(ctx, nameOrID)
+	if err != nil {
+		return nil, fmt.Errorf("user %q: %w", nameOrID, err)
+	}
+	return u, nil
+}
+
+// EndUser ends every session of the user and revokes every token issued to
+// them until now, optionally disabling the account. It returns the
+// revocation appended to the log.
+func (a *Accounts) EndUser(ctx context.Context, userID string, disable bool, reason, ip string) (*waxseal.Revocation, error) {
+	now := a.now()
+	rev := a.revocation(waxseal.RevokeSubject, userID, now)
+	// Tokens carry whole-second iat; a not-before of the next whole second
+	// catches every token issued up to now (and, failing closed, any issued
+	// later in the same second).
+	rev.NotBefore = now.Truncate(time.Second).Add(time.Second)
+	r, err := a.Store.EndSessions(ctx, waxseal.EndParams{
+		UserID: userID, Now: now, Reason: reason, Revocation: rev, DisableUser: disable,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.Audit(ctx, waxseal.AuditEvent{Type: reason, UserID: userID, IP: ip})
+	return r, nil
+}
+
+// EnableUser lets a disabled user log in again.
+func (a *Accounts) EnableUser(ctx context.Context, u *waxseal.User) error {
+	v := *u
+	v.Disabled, v.Updated = false, a.now()
+	if err := a.Store.UpdateUser(ctx, &v); err != nil {
+		return err
+	}
+	a.Audit(ctx, waxseal.AuditEvent{Type: "user_enabled", UserID: u.ID})
+	return nil
+}
+
+// EndSession ends one session and revokes its access tokens everywhere. It
+// returns nil and no error when the session had already ended.
+func (a *Accounts) EndSession(ctx context.Context, sid, reason, ip string) (*waxseal.Revocation, error) {
+	now := a.now()
+	rev, err := a.Store.EndSessions(ctx, waxseal.EndParams{
+		SessionID: sid, Now: now, Reason: reason,
+		Revocation: a.revocation(waxseal.RevokeSession, sid, now),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if rev != nil {
+		userID := ""
+		if s, err := a.Store.Session(ctx, sid); err == nil {
+			userID = s.UserID
+		}
+		a.Audit(ctx, waxseal.AuditEvent{Type: reason, UserID: userID, SessionID: sid, IP: ip})
+	}
+	return rev, nil
+}
+
+// RevokeToken revokes one access token by its jti until it expires.
+func (a *Accounts) RevokeToken(ctx context.Context, jti string, expires time.Time, ip string) (*waxseal.Revocation, error) {
+	r := a.revocation(waxseal.RevokeToken, jti, a.now())
+	if !expires.IsZero() {
+		r.Expires = expires.Add(token.MaxLeeway)
+	}
+	rev, err := a.Store.AppendRevocation(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	a.Audit(ctx, waxseal.AuditEvent{Type: "revoke", IP: ip, Detail: "access token " + jti})
+	return rev, nil
+}

@@ -1,0 +1,311 @@
+package issuer
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/waxseal/waxseal"
+	"github.com/waxseal/waxseal/password"
+	"github.com/waxseal/waxseal/token"
+)
+
+// tokenResponse is the RFC 6749 §5.1 answer.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
+	if r.Header.Get("Authorization") != "" {
+		h := http.Header{}
+		h.Set("WWW-Authenticate", `Basic realm="waxseal"`)
+		return &oauthError{Status: http.StatusUnauthorized, Code: "invalid_client",
+			Description: "client authentication is not supported; public clients send only client_id", header: h}
+	}
+	params, err := readParams(r)
+	if err != nil {
+		return err
+	}
+	switch gt := params["grant_type"]; gt {
+	case "":
+		return invalidRequest("missing grant_type")
+	case "password":
+		return s.passwordGrant(w, r, params)
+	case "refresh_token":
+		return s.refreshGrant(w, r, params)
+	default:
+		return &oauthError{Status: http.StatusBadRequest, Code: "unsupported_grant_type",
+			Description: "grant_type must be password or refresh_token"}
+	}
+}
+
+// clientID returns the request's client_id: a public client names itself
+// (RFC 6749 §2.2), and nothing is trusted because of the name.
+func clientID(params map[string]string) (string, error) {
+	id, ok := params["client_id"]
+	if !ok {
+		return DefaultClientID, nil
+	}
+	if id == "" || len(id) > 128 || !isVSChars(id) {
+		return "", invalidRequest("client_id must be 1 to 128 printable ASCII characters")
+	}
+	return id, nil
+}
+
+// isVSChars reports whether s is made of RFC 6749 Appendix A VSCHARs.
+func isVSChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// parseScope checks a scope parameter (RFC 6749 §3.3) against the issuer's
+// scopes, and against allowed when it is not nil (a refresh may only narrow
+// its session's scope).
+func (s *Server) parseScope(scope string, allowed map[string]bool) (string, error) {
+	if scope == "" {
+		return "", nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, sc := range strings.Split(scope, " ") {
+		if sc == "" || !isScopeToken(sc) {
+			return "", &oauthError{Status: http.StatusBadRequest, Code: "invalid_scope", Description: "malformed scope"}
+		}
+		if (s.scopes != nil && !s.scopes[sc]) || (allowed != nil && !allowed[sc]) {
+			return "", &oauthError{Status: http.StatusBadRequest, Code: "invalid_scope", Description: "scope " + sc + " is not available"}
+		}
+		if !seen[sc] {
+			seen[sc] = true
+			out = append(out, sc)
+		}
+	}
+	return strings.Join(out, " "), nil
+}
+
+func isScopeToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// errBadLogin is the one answer for an unknown user, a wrong password and a
+// disabled account, so the answer tells an attacker nothing.
+var errBadLogin = invalidGrant("wrong user name or password", nil)
+
+func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, params map[string]string) error {
+	ctx := r.Context()
+	username, pw := params["username"], params["password"]
+	if username == "" || pw == "" {
+		return invalidRequest("username and password are required")
+	}
+	client, err := clientID(params)
+	if err != nil {
+		return err
+	}
+	scope, err := s.parseScope(params["scope"], nil)
+	if err != nil {
+		return err
+	}
+
+	// Every path below does exactly one argon2id computation, so an unknown
+	// user costs the same time as a wrong password.
+	name, nameErr := password.CanonicalName(username)
+	pw, pwErr := password.NormalizePassword(pw)
+	var user *waxseal.User
+	if nameErr == nil && pwErr == nil {
+		user, err = s.store.UserByName(ctx, name)
+		if err != nil && !errors.Is(err, waxseal.ErrNotFound) {
+			return err
+		}
+	}
+	ip := clientIP(r)
+	if user == nil {
+		if err := s.hasher.VerifyDummy(ctx, pw); err != nil {
+			return err
+		}
+		s.acct.Audit(ctx, waxseal.AuditEvent{Type: "login_failed", ClientID: client, IP: ip, Detail: "unknown user"})
+		s.metrics.logins.WithLabelValues("failed").Inc()
+		return errBadLogin
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, pw, user.PasswordHash)
+	if err != nil {
+		return err
+	}
+	if !ok || user.Disabled {
+		detail := "wrong password"
+		if ok {
+			detail = "account disabled"
+		}
+		s.acct.Audit(ctx, waxseal.AuditEvent{Type: "login_failed", UserID: user.ID, ClientID: client, IP: ip, Detail: detail})
+		s.metrics.logins.WithLabelValues("failed").Inc()
+		return errBadLogin
+	}
+	if rehash {
+		s.rehash(ctx, user, pw)
+	}
+
+	now := s.now()
+	refresh, digest := newRefreshToken()
+	sess := &waxseal.Session{
+		ID: token.NewID(), UserID: user.ID, ClientID: client, Scope: scope,
+		Created: now, LastUsed: now, Expires: now.Add(s.cfg.SessionLifetime),
+		UserAgent: truncate(r.UserAgent(), 256), IP: ip,
+	}
+	if err := s.store.CreateSession(ctx, sess, digest); err != nil {
+		return err
+	}
+	s.acct.Audit(ctx, waxseal.AuditEvent{Type: "login", UserID: user.ID, SessionID: sess.ID, ClientID: client, IP: ip})
+	s.metrics.logins.WithLabelValues("ok").Inc()
+	return s.respondTokens(w, user, sess, scope, refresh, now)
+}
+
+// rehash stores a new hash of pw made with the current parameters. A
+// failure is logged, not returned: the login itself succeeded.
+func (s *Server) rehash(ctx context.Context, user *waxseal.User, pw string) {
+	h, err := s.hasher.Hash(ctx, pw)
+	if err == nil {
+		u := *user
+		u.PasswordHash, u.Updated = h, s.now()
+		err = s.store.UpdateUser(ctx, &u)
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "rehashing password failed", "user", user.ID, "err", err)
+	}
+}
+
+func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, params map[string]string) error {
+	ctx := r.Context()
+	presented := params["refresh_token"]
+	if presented == "" {
+		return invalidRequest("missing refresh_token")
+	}
+	raw, digest, ok := parseRefreshToken(presented)
+	if !ok {
+		return invalidGrant("unknown refresh token", nil)
+	}
+	now := s.now()
+	successor, successorDigest := newRefreshToken()
+	sealed, err := sealSuccessor(raw, digest, successor)
+	if err != nil {
+		return err
+	}
+	res, err := s.store.RotateRefresh(ctx, waxseal.RotateParams{
+		Digest: digest, Now: now, Grace: s.cfg.RefreshGrace, Idle: s.cfg.IdleTimeout,
+		SuccessorDigest: successorDigest, SuccessorSealed: sealed,
+		Reuse: s.acct.revocation(waxseal.RevokeSession, "", now),
+	})
+	if errors.Is(err, waxseal.ErrNotFound) {
+		return invalidGrant("unknown refresh token", err)
+	}
+	if err != nil {
+		return err
+	}
+	sess := res.Session
+	s.metrics.refreshes.WithLabelValues(outcomeName(res.Outcome)).Inc()
+	switch res.Outcome {
+	case waxseal.Rotated:
+	case waxseal.Replayed:
+		if successor, err = openSuccessor(raw, digest, res.SuccessorSealed); err != nil {
+			return err
+		}
+	case waxseal.Reused:
+		s.applied(res.Revocation, nil)
+		s.acct.Audit(ctx, waxseal.AuditEvent{Type: "refresh_reuse", UserID: sess.UserID, SessionID: sess.ID,
+			ClientID: sess.ClientID, IP: clientIP(r), Detail: "rotated refresh token presented after the grace window; session revoked"})
+		return invalidGrant("refresh token already used; the session has been revoked", nil)
+	default:
+		return invalidGrant("the session has ended", nil)
+	}
+
+	allowed := map[string]bool{}
+	for _, sc := range strings.Fields(sess.Scope) {
+		allowed[sc] = true
+	}
+	scope := sess.Scope
+	if req, ok := params["scope"]; ok {
+		if scope, err = s.parseScope(req, allowed); err != nil {
+			return err
+		}
+	}
+	user, err := s.store.UserByID(ctx, sess.UserID)
+	if errors.Is(err, waxseal.ErrNotFound) {
+		return invalidGrant("the account no longer exists", err)
+	}
+	if err != nil {
+		return err
+	}
+	if user.Disabled {
+		return invalidGrant("the session has ended", nil)
+	}
+	if res.Outcome == waxseal.Rotated {
+		s.acct.Audit(ctx, waxseal.AuditEvent{Type: "refresh", UserID: user.ID, SessionID: sess.ID, ClientID: sess.ClientID, IP: clientIP(r)})
+	}
+	return s.respondTokens(w, user, sess, scope, successor, now)
+}
+
+func outcomeName(o waxseal.RotateOutcome) string {
+	switch o {
+	case waxseal.Rotated:
+		return "rotated"
+	case waxseal.Replayed:
+		return "replayed"
+	case waxseal.Reused:
+		return "reused"
+	}
+	return "inactive"
+}
+
+// respondTokens mints an access token for user in sess and writes the token
+// response with refresh.
+func (s *Server) respondTokens(w http.ResponseWriter, user *waxseal.User, sess *waxseal.Session, scope, refresh string, now time.Time) error {
+	key, err := s.keys.Signer()
+	if err != nil {
+		return err
+	}
+	access, err := token.Mint(key, &token.Claims{
+		Issuer: s.cfg.Issuer, Subject: user.ID, Audience: s.audience,
+		Expiry: now.Add(s.cfg.AccessTTL), IssuedAt: now, ID: token.NewID(),
+		ClientID: sess.ClientID, SessionID: sess.ID, Scope: scope, Roles: user.Roles,
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, tokenResponse{
+		AccessToken: access, TokenType: "Bearer", ExpiresIn: int(s.cfg.AccessTTL.Seconds()),
+		RefreshToken: refresh, Scope: scope,
+	})
+	return nil
+}
+
+// clientIP is the peer address. Forwarding headers are not trusted here.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}

@@ -1,0 +1,36 @@
+package issuer
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are the issuer's Prometheus metrics. Labels have few values each,
+// so series stay bounded whatever the traffic.
+type metrics struct {
+	requests  *prometheus.CounterVec
+	logins    *prometheus.CounterVec
+	refreshes *prometheus.CounterVec
+	streams   prometheus.Gauge
+}
+
+func newMetrics(reg *prometheus.Registry) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "waxseal_issuer_requests_total", Help: "Requests by endpoint and status.",
+		}, []string{"endpoint", "status"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "waxseal_issuer_logins_total", Help: "Password logins by result.",
+		}, []string{"result"}),
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "waxseal_issuer_refreshes_total", Help: "Refresh-token exchanges by outcome: rotated, replayed (retry inside the grace window), reused (theft: session revoked), inactive.",
+		}, []string{"outcome"}),
+		streams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "waxseal_issuer_feed_streams", Help: "Open revocation feed streams.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.logins, m.refreshes, m.streams,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{})} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
