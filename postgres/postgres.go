@@ -124,7 +124,8 @@ var errClosed = errors.New("postgres: database closed")
 // WatchRevocations listens for appends on a connection of its own. When
 // the connection breaks it reconnects, pausing longer after each failure,
 // and wakes once it listens again, since notifications sent in between are
-// lost. It returns an error only when the first connection fails, or when
+// lost; it also wakes once when it first listens, for the appends made
+// before. It returns an error only when the first connection fails, or when
 // ctx ends or the DB is closed.
 func (db *DB) WatchRevocations(ctx context.Context, wake func()) error {
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -145,6 +146,9 @@ func (db *DB) WatchRevocations(ctx context.Context, wake func()) error {
 		}
 		return fmt.Errorf("postgres: watching revocations: %w", err)
 	}
+	// Appends committed before LISTEN took effect sent notifications
+	// nobody heard: wake once so the caller reads them.
+	wake()
 	for {
 		waitNotifications(ctx, conn, schema, wake)
 		conn.Close(context.Background())

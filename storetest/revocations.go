@@ -315,3 +315,16 @@ func testWatchOther(t *testing.T, a, b waxseal.Store) {
 		f.await(t, value)
 	}
 }
+
+// testWatchWakesAtStart checks that a watch wakes once when it starts: an
+// append committed between a reader's last read and its watch taking
+// effect would otherwise wait for the next append, however late.
+func testWatchWakesAtStart(t *testing.T, s waxseal.Store) {
+	mustAppend(t, s, revocation(waxseal.RevokeToken, "before the watch", t0))
+	wakes, _ := watch(t, s)
+	select {
+	case <-wakes:
+	case <-time.After(10 * time.Second):
+		t.Fatal("WatchRevocations did not wake at its start")
+	}
+}

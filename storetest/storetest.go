@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) waxseal.Store) {
 		{"RevocationsExpire", testRevocationsExpire},
 		{"RevocationsTailedWhileAppended", func(t *testing.T, s waxseal.Store) { testTail(t, s, s) }},
 		{"WatchRevocations", testWatch},
+		{"WatchWakesAtStart", testWatchWakesAtStart},
 		{"Audit", testAudit},
 		{"Keys", testKeys},
 		{"Ping", func(t *testing.T, s waxseal.Store) {

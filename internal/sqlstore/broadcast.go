@@ -31,7 +31,7 @@ func (b *Broadcaster) Wake() {
 	}
 }
 
-// Watch calls wake after each Wake until ctx ends or the broadcaster is
+// Watch calls wake once at the start and after each Wake until ctx ends or the broadcaster is
 // closed; it returns ctx's error or ErrClosed.
 func (b *Broadcaster) Watch(ctx context.Context, wake func()) error {
 	ch := make(chan struct{}, 1)
@@ -44,6 +44,10 @@ func (b *Broadcaster) Watch(ctx context.Context, wake func()) error {
 		b.subs = make(map[chan struct{}]bool)
 	}
 	b.subs[ch] = true
+	// Wake once at the start: an append just before the caller subscribed
+	// would otherwise wait for the next one. The channel is new and
+	// buffered, so this does not block; under mu, it cannot race Close.
+	ch <- struct{}{}
 	b.mu.Unlock()
 	defer func() {
 		b.mu.Lock()
