@@ -27,6 +27,9 @@ var ErrEventTooLarge = errors.New("feed: event too large")
 // comment lines start with a colon, one space after the colon is dropped.
 type EventReader struct {
 	r *bufio.Reader
+	// OnComment, if set, is called for each comment line: the keep-alives
+	// that tell a reader the stream is alive while no event comes.
+	OnComment func()
 }
 
 // NewEventReader returns a reader of the stream r.
@@ -61,6 +64,9 @@ func (er *EventReader) Next() (Event, error) {
 			continue
 		}
 		if line[0] == ':' {
+			if er.OnComment != nil {
+				er.OnComment()
+			}
 			continue
 		}
 		name, value, _ := strings.Cut(line, ":")

@@ -20,12 +20,14 @@ var (
 // cookie never counts, so a browser cannot be made to send a token it was
 // not told to send (no CSRF).
 func BearerToken(r *http.Request) (string, error) {
+	// A token in the query string leaks into logs and Referer headers; it
+	// is refused outright, alone or beside a header (RFC 6750 §2.3, §3.1).
+	if r.URL.Query().Has("access_token") {
+		return "", ErrBadRequest
+	}
 	vals := r.Header.Values("Authorization")
 	switch {
 	case len(vals) == 0:
-		if r.URL.Query().Has("access_token") {
-			return "", ErrBadRequest
-		}
 		return "", ErrNoToken
 	case len(vals) > 1:
 		return "", ErrBadRequest

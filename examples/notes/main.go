@@ -1,0 +1,62 @@
+// Command notes serves a small per-user notes API behind the waxseal guard.
+// See README.md for running it next to "waxseal serve".
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/waxseal/waxseal/examples/notes/notes"
+	"github.com/waxseal/waxseal/guard"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:8081", "address to listen on")
+	issuer := flag.String("issuer", "http://127.0.0.1:8080", "URL of the waxseal issuer whose tokens are accepted")
+	audience := flag.String("audience", "notes", "this service's name in the tokens' \"aud\"")
+	database := flag.String("database", "notes.db", "SQLite file of the notes, shared by every instance")
+	flag.Parse()
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, log, *listen, notes.Config{
+		Guard: guard.Config{Issuer: *issuer, Audience: *audience}, Database: *database, Logger: log,
+	}); err != nil {
+		log.Error("notes", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, log *slog.Logger, listen string, cfg notes.Config) error {
+	srv, err := notes.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	hs := &http.Server{
+		Addr: listen, Handler: srv,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ListenAndServe() }()
+	log.Info("notes listening", "addr", listen, "issuer", cfg.Guard.Issuer, "audience", cfg.Guard.Audience)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
