@@ -32,6 +32,25 @@ type User struct {
 	Updated      time.Time
 }
 
+// Client is a registered OAuth client: a service using the
+// client_credentials grant, or a third party. Its secret is 256 random bits,
+// so a SHA-256 digest compared in constant time protects it as well as a
+// slow hash would, without making every grant cost a slow hash.
+type Client struct {
+	ID           string
+	Name         string
+	SecretDigest []byte // SHA-256 of the current secret
+	// PreviousSecretDigest is still accepted until PreviousSecretExpires,
+	// so a rotated secret can be rolled out without downtime.
+	PreviousSecretDigest  []byte
+	PreviousSecretExpires time.Time
+	GrantTypes            []string // e.g. "client_credentials"
+	Scopes                []string // the scopes it may ask for
+	Roles                 []string // roles in its client_credentials tokens
+	Created               time.Time
+	Updated               time.Time
+}
+
 // Session is one login: it starts with a password grant and lives on
 // through refresh-token rotation until it is ended or expires. Its ID is the
 // "sid" of every access token issued in it.
@@ -161,10 +180,23 @@ type Store interface {
 	UserByName(ctx context.Context, name string) (*User, error)
 	UserByID(ctx context.Context, id string) (*User, error)
 	// ListUsers returns up to limit users with names after the given one,
-	// in name order.
-	ListUsers(ctx context.Context, after string, limit int) ([]*User, error)
+	// in name order; with search not empty, only users whose name contains
+	// it.
+	ListUsers(ctx context.Context, after string, limit int, search string) ([]*User, error)
 	// UpdateUser writes u's password hash, roles and disabled flag.
 	UpdateUser(ctx context.Context, u *User) error
+
+	CreateClient(ctx context.Context, c *Client) error // ErrConflict if the ID is taken
+	Client(ctx context.Context, id string) (*Client, error)
+	// ListClients returns up to limit clients with IDs after the given one,
+	// in ID order.
+	ListClients(ctx context.Context, after string, limit int) ([]*Client, error)
+	// UpdateClient writes every field of c but ID and Created.
+	UpdateClient(ctx context.Context, c *Client) error
+	// DeleteClient deletes the client and appends rev (a RevokeSubject for
+	// the client's ID, whose tokens carry it as "sub") in the same
+	// transaction, returning rev with its cursor.
+	DeleteClient(ctx context.Context, id string, rev Revocation) (*Revocation, error)
 
 	// CreateSession stores a new session and its first refresh token.
 	CreateSession(ctx context.Context, s *Session, refreshDigest []byte) error

@@ -1,14 +1,14 @@
 // Package postgres keeps a waxseal.Store in PostgreSQL, for issuers that
 // run as several instances.
 //
-// Times are timestamptz, which keeps microseconds; roles are text[]. The
-// statements are those of package sqlite, run through database/sql on a
-// pgx connection pool. A refresh token's row and its session's row are
-// read FOR UPDATE, so that of two instances rotating one token, one waits
-// for the other and then sees its result. Every append to the revocation
-// log sends a notification in the same transaction, so it is delivered
-// only on commit, and every instance's WatchRevocations, listening on a
-// connection of its own, wakes.
+// Times are timestamptz, which keeps microseconds; lists of strings (roles,
+// scopes, grant types) are text[]. The statements are those of package
+// sqlite, run through database/sql on a pgx connection pool. A refresh
+// token's row and its session's row are read FOR UPDATE, so that of two
+// instances rotating one token, one waits for the other and then sees its
+// result. Every append to the revocation log sends a notification in the
+// same transaction, so it is delivered only on commit, and every instance's
+// WatchRevocations, listening on a connection of its own, wakes.
 package postgres
 
 import (
@@ -61,11 +61,11 @@ type DB struct {
 var _ waxseal.Store = (*DB)(nil)
 
 var dialect = &sqlstore.Dialect{
-	Name:      "postgres",
-	Numbered:  true,
-	ForUpdate: " FOR UPDATE",
-	Roles:     func(roles []string) any { return roles },
-	ScanRoles: func(roles *[]string) sql.Scanner { return pgtype.NewMap().SQLScanner(roles) },
+	Name:        "postgres",
+	Numbered:    true,
+	ForUpdate:   " FOR UPDATE",
+	Strings:     func(list []string) any { return list },
+	ScanStrings: func(list *[]string) sql.Scanner { return pgtype.NewMap().SQLScanner(list) },
 	Violation: func(err error) error {
 		var e *pgconn.PgError
 		if !errors.As(err, &e) {

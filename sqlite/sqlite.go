@@ -2,13 +2,14 @@
 // on one machine. It needs no cgo.
 //
 // Times are stored as integer unix microseconds in UTC, the precision
-// PostgreSQL keeps, so both engines give back the same times; roles as a
-// JSON array. The database runs in WAL mode: reads go through a pool of
-// read-only connections and never wait for a writer, and every write goes
-// through one connection, in a transaction that takes SQLite's write lock
-// at BEGIN (BEGIN IMMEDIATE). Writers of one process therefore queue
-// instead of failing with SQLITE_BUSY; writers of several processes
-// sharing the file wait for each other up to a busy timeout of 5 s.
+// PostgreSQL keeps, so both engines give back the same times; lists of
+// strings (roles, scopes, grant types) as JSON arrays. The database runs in
+// WAL mode: reads go through a pool of read-only connections and never wait
+// for a writer, and every write goes through one connection, in a
+// transaction that takes SQLite's write lock at BEGIN (BEGIN IMMEDIATE).
+// Writers of one process therefore queue instead of failing with
+// SQLITE_BUSY; writers of several processes sharing the file wait for each
+// other up to a busy timeout of 5 s.
 package sqlite
 
 import (
@@ -56,11 +57,11 @@ var _ waxseal.Store = (*DB)(nil)
 var dialect = &sqlstore.Dialect{
 	Name:         "sqlite",
 	IntegerTimes: true,
-	Roles: func(roles []string) any {
-		b, _ := json.Marshal(roles) // cannot fail for strings
+	Strings: func(list []string) any {
+		b, _ := json.Marshal(list) // cannot fail for strings
 		return string(b)
 	},
-	ScanRoles: func(roles *[]string) sql.Scanner { return jsonRoles{roles} },
+	ScanStrings: func(list *[]string) sql.Scanner { return jsonStrings{list} },
 	Violation: func(err error) error {
 		var e *sqlite.Error
 		if !errors.As(err, &e) {
@@ -77,14 +78,14 @@ var dialect = &sqlstore.Dialect{
 	Migrations: migrations,
 }
 
-type jsonRoles struct{ roles *[]string }
+type jsonStrings struct{ list *[]string }
 
-func (j jsonRoles) Scan(src any) error {
+func (j jsonStrings) Scan(src any) error {
 	s, ok := src.(string)
 	if !ok {
-		return fmt.Errorf("roles are %T, not JSON text", src)
+		return fmt.Errorf("list is %T, not JSON text", src)
 	}
-	return json.Unmarshal([]byte(s), j.roles)
+	return json.Unmarshal([]byte(s), j.list)
 }
 
 // Open opens the database in the file at path, creating it, readable by
@@ -162,8 +163,10 @@ func (db *DB) poll(ctx context.Context, conn *sql.Conn) {
 	for {
 		var v int64
 		// Before Migrate the table is missing; the error just waits for it.
+		// The first reading wakes the watchers too: one that read the log
+		// before it would otherwise not learn of appends in between.
 		if err := conn.QueryRowContext(ctx, `SELECT last FROM revocation_cursor`).Scan(&v); err == nil {
-			if last >= 0 && v != last {
+			if v != last {
 				db.changes.Wake()
 			}
 			last = v

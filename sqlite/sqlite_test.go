@@ -108,6 +108,38 @@ func TestMigrate(t *testing.T) {
 	}
 }
 
+// TestWatchBeforeFirstPoll watches a DB whose poll has not yet read the
+// cursor, here because its tables do not exist yet, while another DB on the
+// file appends. The poll's first reading must wake the watch.
+func TestWatchBeforeFirstPoll(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "waxseal.db")
+	b, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	wakes := make(chan struct{}, 1)
+	go b.WatchRevocations(t.Context(), func() {
+		select {
+		case wakes <- struct{}{}:
+		default:
+		}
+	})
+	<-wakes // at the start
+
+	a := open(t, path)
+	now := time.Now()
+	if _, err := a.AppendRevocation(t.Context(), waxseal.Revocation{Kind: waxseal.RevokeToken, Value: "jti",
+		Created: now, Expires: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-wakes:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watch did not wake for an append made before its DB first polled")
+	}
+}
+
 func TestCloseEndsWatch(t *testing.T) {
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "waxseal.db"))
 	if err != nil {

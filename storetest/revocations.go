@@ -135,10 +135,16 @@ func testTail(t *testing.T, a, b waxseal.Store) {
 			for i := range each {
 				var r *waxseal.Revocation
 				var err error
-				if i%5 == 4 {
+				switch i % 5 {
+				case 4:
 					r, err = s.EndSessions(ctx, waxseal.EndParams{UserID: fmt.Sprint("id-user", w), Now: t0, Reason: "test",
 						Revocation: revocation(waxseal.RevokeSubject, fmt.Sprint("id-user", w), t0)})
-				} else {
+				case 2:
+					id := fmt.Sprintf("client-%d-%d", w, i)
+					if err = s.CreateClient(ctx, newClient(id)); err == nil {
+						r, err = s.DeleteClient(ctx, id, revocation(waxseal.RevokeSubject, id, t0))
+					}
+				default:
 					r, err = s.AppendRevocation(ctx, revocation(waxseal.RevokeToken, fmt.Sprintf("jti-%d-%d", w, i), t0))
 				}
 				if err != nil {

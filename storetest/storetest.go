@@ -29,6 +29,10 @@ func Run(t *testing.T, open func(t *testing.T) waxseal.Store) {
 	}{
 		{"Users", testUsers},
 		{"ListUsers", testListUsers},
+		{"SearchUsers", testSearchUsers},
+		{"Clients", testClients},
+		{"ListClients", testListClients},
+		{"DeleteClient", testDeleteClient},
 		{"Sessions", testSessions},
 		{"RotateRefresh", testRotate},
 		{"RotateRefreshChain", testRotateChain},
@@ -98,6 +102,21 @@ func newUser(name string, roles ...string) *waxseal.User {
 	}
 }
 
+func newClient(id string) *waxseal.Client {
+	return &waxseal.Client{
+		ID: id, Name: "Client " + id, SecretDigest: sum("secret of " + id),
+		GrantTypes: []string{"client_credentials"}, Scopes: []string{"read", "write"}, Roles: []string{"service"},
+		Created: t0, Updated: t0,
+	}
+}
+
+func mustCreateClient(t *testing.T, s waxseal.Store, c *waxseal.Client) {
+	t.Helper()
+	if err := s.CreateClient(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func newSession(id, userID string, created time.Time) *waxseal.Session {
 	return &waxseal.Session{
 		ID: id, UserID: userID, ClientID: "cli", Scope: "openid profile",
@@ -131,6 +150,30 @@ func mustSession(t *testing.T, s waxseal.Store, id string) *waxseal.Session {
 
 func revocation(kind waxseal.RevocationKind, value string, created time.Time) waxseal.Revocation {
 	return waxseal.Revocation{Kind: kind, Value: value, Created: created, Expires: created.Add(time.Hour)}
+}
+
+// checkPages checks that list, paging by key, returns all, the five
+// items stored in key order, a page at a time.
+func checkPages[T any](t *testing.T, what string, all []T, key func(T) string, list func(after string, limit int) ([]T, error)) {
+	t.Helper()
+	for _, tc := range []struct {
+		after string
+		limit int
+		want  []T
+	}{
+		{"", 2, all[:2]},
+		{key(all[1]), 2, all[2:4]},
+		{key(all[3]), 10, all[4:]},
+		{key(all[0]) + "0", 1, all[1:2]}, // a key between the first two
+		{key(all[4]), 10, nil},
+		{"", 100, all},
+	} {
+		got, err := list(tc.after, tc.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same(t, fmt.Sprintf("%s(%q, %d)", what, tc.after, tc.limit), got, tc.want)
+	}
 }
 
 func wantErr(t *testing.T, err, target error) {

@@ -77,28 +77,52 @@ func testUsers(t *testing.T, s waxseal.Store) {
 
 func testListUsers(t *testing.T, s waxseal.Store) {
 	var all []*waxseal.User
-	for _, name := range []string{"erin", "alice", "dave", "bob", "carol"} {
-		mustCreateUser(t, s, newUser(name))
-	}
 	for _, name := range []string{"alice", "bob", "carol", "dave", "erin"} {
 		all = append(all, newUser(name))
 	}
+	for _, i := range []int{4, 0, 3, 1, 2} {
+		mustCreateUser(t, s, all[i])
+	}
+	checkPages(t, "ListUsers", all, func(u *waxseal.User) string { return u.Name },
+		func(after string, limit int) ([]*waxseal.User, error) {
+			return s.ListUsers(t.Context(), after, limit, "")
+		})
+}
+
+func testSearchUsers(t *testing.T, s waxseal.Store) {
+	// Canonical names hold neither % nor \, but the store must not care.
+	for _, name := range []string{"alice", "malice", "bob_ross", "bobaross", "100%", "1000", `back\slash`, "backxslash"} {
+		mustCreateUser(t, s, newUser(name))
+	}
 	for _, tc := range []struct {
-		after string
-		limit int
-		want  []*waxseal.User
+		search string
+		after  string
+		limit  int
+		want   []string
 	}{
-		{"", 2, all[:2]},
-		{"bob", 2, all[2:4]},
-		{"dave", 10, all[4:]},
-		{"b", 1, all[1:2]},
-		{"erin", 10, nil},
-		{"", 100, all},
+		{search: "lic", limit: 10, want: []string{"alice", "malice"}},
+		{search: "lic", limit: 1, want: []string{"alice"}},
+		{search: "lic", after: "alice", limit: 10, want: []string{"malice"}},
+		{search: "alice", limit: 10, want: []string{"alice", "malice"}},
+		{search: "zz", limit: 10, want: nil},
+		// LIKE's metacharacters match themselves.
+		{search: "_", limit: 10, want: []string{"bob_ross"}},
+		{search: "b_r", limit: 10, want: []string{"bob_ross"}},
+		{search: "%", limit: 10, want: []string{"100%"}},
+		{search: "0%", limit: 10, want: []string{"100%"}},
+		{search: `\`, limit: 10, want: []string{`back\slash`}},
+		{search: `k\s`, limit: 10, want: []string{`back\slash`}},
+		// Names are lower-case, and so is the search, on every engine.
+		{search: "LIC", limit: 10, want: []string{"alice", "malice"}},
 	} {
-		got, err := s.ListUsers(t.Context(), tc.after, tc.limit)
+		got, err := s.ListUsers(t.Context(), tc.after, tc.limit, tc.search)
 		if err != nil {
 			t.Fatal(err)
 		}
-		same(t, fmt.Sprintf("ListUsers(%q, %d)", tc.after, tc.limit), got, tc.want)
+		var want []*waxseal.User
+		for _, name := range tc.want {
+			want = append(want, newUser(name))
+		}
+		same(t, fmt.Sprintf("ListUsers(%q, %d, %q)", tc.after, tc.limit, tc.search), got, want)
 	}
 }

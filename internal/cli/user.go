@@ -97,7 +97,7 @@ func runUserList(ctx context.Context, args []string, io IO) error {
 		}
 		rows := []row{}
 		for after := ""; ; {
-			page, err := db.ListUsers(ctx, after, 500)
+			page, err := db.ListUsers(ctx, after, 500, "")
 			if err != nil {
 				return err
 			}

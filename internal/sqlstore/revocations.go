@@ -12,12 +12,28 @@ import (
 // AppendRevocation commits r and returns it with its cursor. An entry
 // needs a Kind, a Value, a Created and an Expires time.
 func (s *Store) AppendRevocation(ctx context.Context, r waxseal.Revocation) (*waxseal.Revocation, error) {
-	err := s.inTx(ctx, func(tx *sql.Tx) error { return s.appendTx(ctx, tx, &r) })
-	if err != nil {
+	if err := s.appendAfter(ctx, nil, &r); err != nil {
 		return nil, s.fail("appending revocation", err)
 	}
-	s.appended()
 	return &r, nil
+}
+
+// appendAfter runs change, if not nil, and then appends r, in one
+// transaction, and wakes the watchers once that has committed.
+func (s *Store) appendAfter(ctx context.Context, change func(*sql.Tx) error, r *waxseal.Revocation) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if change != nil {
+			if err := change(tx); err != nil {
+				return err
+			}
+		}
+		return s.appendTx(ctx, tx, r)
+	})
+	if err != nil {
+		return err
+	}
+	s.appended()
+	return nil
 }
 
 // appendTx appends r in tx and sets its cursor. Taking the cursor locks

@@ -193,46 +193,44 @@ func (s *Store) EndSessions(ctx context.Context, p waxseal.EndParams) (*waxseal.
 	if r.Created.IsZero() {
 		r.Created = p.Now
 	}
-	var appended bool
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.appendAfter(ctx, func(tx *sql.Tx) error {
 		if p.SessionID != "" {
 			ended, err := s.endWhere(ctx, tx, p, `id = ?`, p.SessionID)
+			if err != nil || ended > 0 {
+				return err
+			}
+			// Already ended, or never was.
+			if err := s.exists(ctx, tx, `SELECT 1 FROM sessions WHERE id = ?`, p.SessionID); err != nil {
+				return err
+			}
+			return errNothingEnded
+		}
+		// The user's row is locked first, so that two calls for one user
+		// take turns instead of locking its sessions in different orders.
+		if err := s.exists(ctx, tx, `SELECT 1 FROM users WHERE id = ?`+s.d.ForUpdate, p.UserID); err != nil {
+			return err
+		}
+		if p.DisableUser {
+			_, err := tx.ExecContext(ctx, s.q(`UPDATE users SET disabled = ?, updated = ? WHERE id = ?`), true, s.tm(p.Now), p.UserID)
 			if err != nil {
 				return err
 			}
-			if ended == 0 {
-				// Already ended, or never was.
-				return s.exists(ctx, tx, `SELECT 1 FROM sessions WHERE id = ?`, p.SessionID)
-			}
-		} else {
-			// The user's row is locked first, so that two calls for one
-			// user take turns instead of locking its sessions in
-			// different orders.
-			if err := s.exists(ctx, tx, `SELECT 1 FROM users WHERE id = ?`+s.d.ForUpdate, p.UserID); err != nil {
-				return err
-			}
-			if p.DisableUser {
-				_, err := tx.ExecContext(ctx, s.q(`UPDATE users SET disabled = ?, updated = ? WHERE id = ?`), true, s.tm(p.Now), p.UserID)
-				if err != nil {
-					return err
-				}
-			}
-			if _, err := s.endWhere(ctx, tx, p, `user_id = ?`, p.UserID); err != nil {
-				return err
-			}
 		}
-		appended = true
-		return s.appendTx(ctx, tx, &r)
-	})
-	if err != nil {
+		_, err := s.endWhere(ctx, tx, p, `user_id = ?`, p.UserID)
+		return err
+	}, &r)
+	switch {
+	case errors.Is(err, errNothingEnded):
+		return nil, nil
+	case err != nil:
 		return nil, s.fail("ending sessions of "+p.SessionID+p.UserID, err)
 	}
-	if !appended {
-		return nil, nil
-	}
-	s.appended()
 	return &r, nil
 }
+
+// errNothingEnded rolls back an EndSessions that found its session already
+// ended, so that it appends nothing.
+var errNothingEnded = errors.New("session already ended")
 
 // endWhere ends the open sessions that cond, with its one argument,
 // selects.

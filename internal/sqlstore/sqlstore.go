@@ -39,10 +39,11 @@ type Dialect struct {
 	// " FOR UPDATE" where rows lock, empty where a writing transaction
 	// already excludes every other writer.
 	ForUpdate string
-	// Roles turns a user's roles into a statement argument; ScanRoles
-	// returns a destination that turns them back.
-	Roles     func([]string) any
-	ScanRoles func(*[]string) sql.Scanner
+	// Strings turns a list of strings (a user's roles, a client's scopes)
+	// into a statement argument; ScanStrings returns a destination that
+	// turns it back.
+	Strings     func([]string) any
+	ScanStrings func(*[]string) sql.Scanner
 	// Violation returns waxseal.ErrConflict for a uniqueness violation,
 	// waxseal.ErrNotFound for a foreign key that points nowhere, and nil
 	// for any other error.
@@ -161,6 +162,19 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, err
 	return n, err
 }
 
+// update runs one statement that changes the row what names, and returns
+// waxseal.ErrNotFound if it changed none.
+func (s *Store) update(ctx context.Context, what, query string, args ...any) error {
+	n, err := s.exec(ctx, query, args...)
+	if err != nil {
+		return s.fail(what, err)
+	}
+	if n == 0 {
+		return s.errorf("%s: %w", what, waxseal.ErrNotFound)
+	}
+	return nil
+}
+
 // tm is the argument for a time column.
 func (s *Store) tm(t time.Time) any {
 	switch {
@@ -189,6 +203,40 @@ func (d timeDest) Scan(src any) error {
 		return fmt.Errorf("cannot scan %T into a time", src)
 	}
 	return nil
+}
+
+// list is the argument for a column of strings; nil is an empty list.
+func (s *Store) list(v []string) any {
+	if v == nil {
+		v = []string{}
+	}
+	return s.d.Strings(v)
+}
+
+// listDest scans a column of strings; an empty list is nil.
+func (s *Store) listDest(v *[]string) sql.Scanner { return listDest{s.d.ScanStrings(v), v} }
+
+type listDest struct {
+	sc sql.Scanner
+	v  *[]string
+}
+
+func (d listDest) Scan(src any) error {
+	if err := d.sc.Scan(src); err != nil {
+		return err
+	}
+	if len(*d.v) == 0 {
+		*d.v = nil
+	}
+	return nil
+}
+
+// blob is the argument for a nullable binary column: NULL if b is empty.
+func blob(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 // row is a *sql.Row or *sql.Rows.

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"strings"
 
 	"github.com/waxseal/waxseal"
 )
@@ -10,27 +11,17 @@ const userColumns = `id, name, password_hash, roles, disabled, created, updated`
 
 func (s *Store) scanUser(r row) (*waxseal.User, error) {
 	u := new(waxseal.User)
-	err := r.Scan(&u.ID, &u.Name, &u.PasswordHash, s.d.ScanRoles(&u.Roles), &u.Disabled, timeDest{&u.Created}, timeDest{&u.Updated})
+	err := r.Scan(&u.ID, &u.Name, &u.PasswordHash, s.listDest(&u.Roles), &u.Disabled, timeDest{&u.Created}, timeDest{&u.Updated})
 	if err != nil {
 		return nil, err
 	}
-	if len(u.Roles) == 0 {
-		u.Roles = nil
-	}
 	return u, nil
-}
-
-func (s *Store) roles(r []string) any {
-	if r == nil {
-		r = []string{}
-	}
-	return s.d.Roles(r)
 }
 
 // CreateUser stores u; waxseal.ErrConflict if its ID or name is taken.
 func (s *Store) CreateUser(ctx context.Context, u *waxseal.User) error {
 	_, err := s.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Name, u.PasswordHash, s.roles(u.Roles), u.Disabled, s.tm(u.Created), s.tm(u.Updated))
+		u.ID, u.Name, u.PasswordHash, s.list(u.Roles), u.Disabled, s.tm(u.Created), s.tm(u.Updated))
 	if err != nil {
 		return s.fail("creating user "+u.Name, err)
 	}
@@ -56,12 +47,19 @@ func (s *Store) UserByID(ctx context.Context, id string) (*waxseal.User, error) 
 }
 
 // ListUsers returns up to limit users with names after the given one, in
-// name order.
-func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]*waxseal.User, error) {
+// name order; with search not empty, only those whose name contains it.
+// The search is lower-cased first, as canonical names are: SQLite's LIKE
+// ignores the case of ASCII letters and PostgreSQL's does not, and with
+// neither side holding a capital they agree.
+func (s *Store) ListUsers(ctx context.Context, after string, limit int, search string) ([]*waxseal.User, error) {
 	if err := s.checkLimit(limit); err != nil {
 		return nil, err
 	}
-	rows, err := s.read.QueryContext(ctx, s.q(`SELECT `+userColumns+` FROM users WHERE name > ? ORDER BY name LIMIT ?`), after, limit)
+	query, args := `SELECT `+userColumns+` FROM users WHERE name > ?`, []any{after}
+	if search != "" {
+		query, args = query+` AND name LIKE ? ESCAPE '\'`, append(args, containing(strings.ToLower(search)))
+	}
+	rows, err := s.read.QueryContext(ctx, s.q(query+` ORDER BY name LIMIT ?`), append(args, limit)...)
 	users, err := collect(rows, err, s.scanUser)
 	if err != nil {
 		return nil, s.fail("listing users", err)
@@ -69,17 +67,21 @@ func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]*waxs
 	return users, nil
 }
 
+// likeEscaper escapes the metacharacters of a LIKE pattern whose ESCAPE
+// character is a backslash.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// containing returns the LIKE pattern, with ESCAPE '\', of the strings
+// that contain sub.
+func containing(sub string) string {
+	return "%" + likeEscaper.Replace(sub) + "%"
+}
+
 // UpdateUser writes u's password hash, roles and disabled flag, and its
 // Updated time unless that is zero; waxseal.ErrNotFound if there is no
 // user with u's ID.
 func (s *Store) UpdateUser(ctx context.Context, u *waxseal.User) error {
-	n, err := s.exec(ctx, `UPDATE users SET password_hash = ?, roles = ?, disabled = ?, updated = coalesce(?, updated) WHERE id = ?`,
-		u.PasswordHash, s.roles(u.Roles), u.Disabled, s.tm(u.Updated), u.ID)
-	if err != nil {
-		return s.fail("updating user "+u.ID, err)
-	}
-	if n == 0 {
-		return s.errorf("updating user %s: %w", u.ID, waxseal.ErrNotFound)
-	}
-	return nil
+	return s.update(ctx, "updating user "+u.ID,
+		`UPDATE users SET password_hash = ?, roles = ?, disabled = ?, updated = coalesce(?, updated) WHERE id = ?`,
+		u.PasswordHash, s.list(u.Roles), u.Disabled, s.tm(u.Updated), u.ID)
 }
