@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/waxseal/waxseal"
+	"github.com/waxseal/waxseal/keyring"
 	"github.com/waxseal/waxseal/password"
 	"github.com/waxseal/waxseal/token"
 )
@@ -69,10 +70,7 @@ func (a *Accounts) AddUser(ctx context.Context, name, pw string, roles []string)
 	if err != nil {
 		return nil, err
 	}
-	if pw, err = password.NormalizePassword(pw); err != nil {
-		return nil, err
-	}
-	if err := password.DefaultPolicy.Check(pw, canon); err != nil {
+	if err := a.checkPassword(pw, canon); err != nil {
 		return nil, err
 	}
 	hash, err := a.Hasher.Hash(ctx, pw)
@@ -170,4 +168,65 @@ func (a *Accounts) RevokeToken(ctx context.Context, jti string, expires time.Tim
 	}
 	a.Audit(ctx, waxseal.AuditEvent{Type: "revoke", IP: ip, Detail: "access token " + jti})
 	return rev, nil
+}
+
+// SetPassword replaces u's password, which must pass the password policy,
+// and ends every session of u but keep (none when keep is empty). It
+// returns the revocations it appended.
+func (a *Accounts) SetPassword(ctx context.Context, u *waxseal.User, pw, keep string) ([]*waxseal.Revocation, error) {
+	if err := a.checkPassword(pw, u.Name); err != nil {
+		return nil, err
+	}
+	hash, err := a.Hasher.Hash(ctx, pw)
+	if err != nil {
+		return nil, err
+	}
+	v := *u
+	v.PasswordHash, v.Updated = hash, a.now()
+	if err := a.Store.UpdateUser(ctx, &v); err != nil {
+		return nil, err
+	}
+	sessions, err := a.Store.ListSessions(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	var revs []*waxseal.Revocation
+	for _, x := range sessions {
+		if x.ID == keep {
+			continue
+		}
+		rev, err := a.EndSession(ctx, x.ID, "password_changed", "")
+		if err != nil {
+			return revs, err
+		}
+		if rev != nil {
+			revs = append(revs, rev)
+		}
+	}
+	a.Audit(ctx, waxseal.AuditEvent{Type: "password_changed", UserID: u.ID, SessionID: keep})
+	return revs, nil
+}
+
+func (a *Accounts) checkPassword(pw, name string) error {
+	pw, err := password.NormalizePassword(pw)
+	if err != nil {
+		return err
+	}
+	return password.DefaultPolicy.Check(pw, name)
+}
+
+// CompromiseKey unpublishes a signing key at once and revokes every token it
+// signed, everywhere, through the revocation log. Verifiers that cached the
+// JWKS would otherwise accept its tokens until their cache expired.
+func (a *Accounts) CompromiseKey(ctx context.Context, ring *keyring.Ring, kid string) (keyring.Info, *waxseal.Revocation, error) {
+	info, err := ring.Compromise(ctx, kid)
+	if err != nil {
+		return info, nil, err
+	}
+	rev, err := a.Store.AppendRevocation(ctx, a.revocation(waxseal.RevokeKey, kid, a.now()))
+	if err != nil {
+		return info, nil, err
+	}
+	a.Audit(ctx, waxseal.AuditEvent{Type: "key_compromised", Detail: "key " + kid})
+	return info, rev, nil
 }

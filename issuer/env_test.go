@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -192,6 +193,19 @@ func (e *env) postForm(path string, form url.Values, bearer string) response {
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
+	return e.do(req)
+}
+
+// loopbackProxies trusts the test's own loopback peer as a proxy, so that
+// postFormFrom can give each request a client address of its own.
+var loopbackProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// postFormFrom posts with X-Forwarded-For naming client as the address.
+func (e *env) postFormFrom(client, path string, form url.Values) response {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.http.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Forwarded-For", client)
 	return e.do(req)
 }
 

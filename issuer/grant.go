@@ -3,7 +3,6 @@ package issuer
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -23,27 +22,33 @@ type tokenResponse struct {
 }
 
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
-	if r.Header.Get("Authorization") != "" {
-		h := http.Header{}
-		h.Set("WWW-Authenticate", `Basic realm="waxseal"`)
-		return &oauthError{Status: http.StatusUnauthorized, Code: "invalid_client",
-			Description: "client authentication is not supported; public clients send only client_id", header: h}
-	}
 	params, err := readParams(r)
 	if err != nil {
 		return err
 	}
-	switch gt := params["grant_type"]; gt {
+	grant := params["grant_type"]
+	switch grant {
 	case "":
 		return invalidRequest("missing grant_type")
-	case "password":
-		return s.passwordGrant(w, r, params)
-	case "refresh_token":
-		return s.refreshGrant(w, r, params)
+	case GrantPassword, GrantRefreshToken, GrantClientCredentials:
 	default:
 		return &oauthError{Status: http.StatusBadRequest, Code: "unsupported_grant_type",
-			Description: "grant_type must be password or refresh_token"}
+			Description: "grant_type must be password, refresh_token or client_credentials"}
 	}
+	ca, err := s.authenticateClient(r, params)
+	if err != nil {
+		return err
+	}
+	if err := ca.mayUse(grant); err != nil {
+		return err
+	}
+	switch grant {
+	case GrantPassword:
+		return s.passwordGrant(w, r, params, ca)
+	case GrantRefreshToken:
+		return s.refreshGrant(w, r, params, ca)
+	}
+	return s.clientCredentialsGrant(w, r, params, ca)
 }
 
 // clientID returns the request's client_id: a public client names itself
@@ -107,17 +112,21 @@ func isScopeToken(s string) bool {
 // disabled account, so the answer tells an attacker nothing.
 var errBadLogin = invalidGrant("wrong user name or password", nil)
 
-func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, params map[string]string) error {
+func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, params map[string]string, ca clientAuth) error {
 	ctx := r.Context()
 	username, pw := params["username"], params["password"]
 	if username == "" || pw == "" {
 		return invalidRequest("username and password are required")
 	}
-	client, err := clientID(params)
-	if err != nil {
-		return err
+	client := ca.id
+	var clientScopes map[string]bool
+	if ca.client != nil {
+		clientScopes = map[string]bool{}
+		for _, sc := range ca.client.Scopes {
+			clientScopes[sc] = true
+		}
 	}
-	scope, err := s.parseScope(params["scope"], nil)
+	scope, err := s.parseScope(params["scope"], clientScopes)
 	if err != nil {
 		return err
 	}
@@ -126,6 +135,9 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, params ma
 	// user costs the same time as a wrong password.
 	name, nameErr := password.CanonicalName(username)
 	pw, pwErr := password.NormalizePassword(pw)
+	if err := s.limit(r, GrantPassword, name); err != nil {
+		return err
+	}
 	var user *waxseal.User
 	if nameErr == nil && pwErr == nil {
 		user, err = s.store.UserByName(ctx, name)
@@ -133,7 +145,7 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, params ma
 			return err
 		}
 	}
-	ip := clientIP(r)
+	ip := s.ip(r)
 	if user == nil {
 		if err := s.hasher.VerifyDummy(ctx, pw); err != nil {
 			return err
@@ -155,6 +167,7 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, params ma
 		s.metrics.logins.WithLabelValues("failed").Inc()
 		return errBadLogin
 	}
+	s.loggedIn(ctx, name)
 	if rehash {
 		s.rehash(ctx, user, pw)
 	}
@@ -188,7 +201,7 @@ func (s *Server) rehash(ctx context.Context, user *waxseal.User, pw string) {
 	}
 }
 
-func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, params map[string]string) error {
+func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, params map[string]string, ca clientAuth) error {
 	ctx := r.Context()
 	presented := params["refresh_token"]
 	if presented == "" {
@@ -197,6 +210,19 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, params map
 	raw, digest, ok := parseRefreshToken(presented)
 	if !ok {
 		return invalidGrant("unknown refresh token", nil)
+	}
+	// A refresh token is bound to the client it was issued to (RFC 6749
+	// §6). A client that names itself is checked before the rotation, so
+	// that another client presenting the token changes nothing; a public
+	// client may leave its name out (RFC 6749 §3.2.1).
+	if ca.named {
+		if sess, err := s.store.SessionByRefresh(ctx, digest); errors.Is(err, waxseal.ErrNotFound) {
+			return invalidGrant("unknown refresh token", err)
+		} else if err != nil {
+			return err
+		} else if sess.ClientID != ca.id {
+			return invalidGrant("the refresh token was issued to another client", nil)
+		}
 	}
 	now := s.now()
 	successor, successorDigest := newRefreshToken()
@@ -226,7 +252,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, params map
 	case waxseal.Reused:
 		s.applied(res.Revocation, nil)
 		s.acct.Audit(ctx, waxseal.AuditEvent{Type: "refresh_reuse", UserID: sess.UserID, SessionID: sess.ID,
-			ClientID: sess.ClientID, IP: clientIP(r), Detail: "rotated refresh token presented after the grace window; session revoked"})
+			ClientID: sess.ClientID, IP: s.ip(r), Detail: "rotated refresh token presented after the grace window; session revoked"})
 		return invalidGrant("refresh token already used; the session has been revoked", nil)
 	default:
 		return invalidGrant("the session has ended", nil)
@@ -253,7 +279,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, params map
 		return invalidGrant("the session has ended", nil)
 	}
 	if res.Outcome == waxseal.Rotated {
-		s.acct.Audit(ctx, waxseal.AuditEvent{Type: "refresh", UserID: user.ID, SessionID: sess.ID, ClientID: sess.ClientID, IP: clientIP(r)})
+		s.acct.Audit(ctx, waxseal.AuditEvent{Type: "refresh", UserID: user.ID, SessionID: sess.ID, ClientID: sess.ClientID, IP: s.ip(r)})
 	}
 	return s.respondTokens(w, user, sess, scope, successor, now)
 }
@@ -292,15 +318,6 @@ func (s *Server) respondTokens(w http.ResponseWriter, user *waxseal.User, sess *
 		RefreshToken: refresh, Scope: scope,
 	})
 	return nil
-}
-
-// clientIP is the peer address. Forwarding headers are not trusted here.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func truncate(s string, n int) string {

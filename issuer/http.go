@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/waxseal/waxseal/internal/strictjson"
 	"github.com/waxseal/waxseal/password"
+	"github.com/waxseal/waxseal/token"
 )
 
 // maxBody bounds request bodies. A token request is a few hundred bytes.
@@ -27,12 +29,37 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /.well-known/oauth-authorization-server"+p, s.handleMetadata)
 	s.mux.HandleFunc("GET "+p+"/.well-known/openid-configuration", s.handleMetadata)
 	s.mux.HandleFunc("GET "+p+JWKSPath, s.handleJWKS)
-	s.mux.Handle(p+TokenPath, s.endpoint("token", http.MethodPost, s.handleToken))
-	s.mux.Handle(p+RevokePath, s.endpoint("revoke", http.MethodPost, s.handleRevoke))
-	s.mux.Handle(p+LogoutPath, s.endpoint("logout", http.MethodPost, s.handleLogout))
-	s.mux.Handle(p+LogoutAllPath, s.endpoint("logout_all", http.MethodPost, s.handleLogoutAll))
-	s.mux.Handle(p+UserinfoPath, s.endpoint("userinfo", http.MethodGet, s.handleUserinfo))
-	s.mux.Handle(p+RevocationsPath, s.endpoint("revocations", http.MethodGet, s.handleRevocations))
+	s.mux.Handle(p+TokenPath, s.endpoint("token", methods{"POST": s.handleToken}))
+	s.mux.Handle(p+RevokePath, s.endpoint("revoke", methods{"POST": s.handleRevoke}))
+	s.mux.Handle(p+IntrospectPath, s.endpoint("introspect", methods{"POST": s.handleIntrospect}))
+	s.mux.Handle(p+LogoutPath, s.endpoint("logout", methods{"POST": s.handleLogout}))
+	s.mux.Handle(p+LogoutAllPath, s.endpoint("logout_all", methods{"POST": s.handleLogoutAll}))
+	s.mux.Handle(p+UserinfoPath, s.endpoint("userinfo", methods{"GET": s.handleUserinfo}))
+	s.mux.Handle(p+RevocationsPath, s.endpoint("revocations", methods{"GET": s.handleRevocations}))
+	s.mux.Handle(p+SessionsPath, s.endpoint("sessions", methods{"GET": s.authed("", s.handleSessions)}))
+	s.mux.Handle(p+SessionsPath+"/{id}", s.endpoint("end_session", methods{"DELETE": s.authed("", s.handleEndSession)}))
+	s.mux.Handle(p+PasswordPath, s.endpoint("password", methods{"POST": s.authed("", s.handleChangePassword)}))
+	s.mux.Handle(p+SignupPath, s.endpoint("signup", methods{"POST": s.handleSignup}))
+
+	admin := func(h func(http.ResponseWriter, *http.Request, *token.Claims) error) func(http.ResponseWriter, *http.Request) error {
+		return s.authed(AdminRole, h)
+	}
+	a := p + AdminPath
+	s.mux.Handle(a+"/users", s.endpoint("admin_users", methods{"GET": admin(s.adminListUsers), "POST": admin(s.adminCreateUser)}))
+	s.mux.Handle(a+"/users/{id}", s.endpoint("admin_user", methods{"GET": admin(s.adminShowUser)}))
+	s.mux.Handle(a+"/users/{id}/disable", s.endpoint("admin_user_disable", methods{"POST": admin(s.adminSetDisabled(true))}))
+	s.mux.Handle(a+"/users/{id}/enable", s.endpoint("admin_user_enable", methods{"POST": admin(s.adminSetDisabled(false))}))
+	s.mux.Handle(a+"/users/{id}/roles", s.endpoint("admin_user_roles", methods{"PUT": admin(s.adminSetRoles)}))
+	s.mux.Handle(a+"/users/{id}/password", s.endpoint("admin_user_password", methods{"POST": admin(s.adminResetPassword)}))
+	s.mux.Handle(a+"/users/{id}/logout", s.endpoint("admin_user_logout", methods{"POST": admin(s.adminEndUserSessions)}))
+	s.mux.Handle(a+"/clients", s.endpoint("admin_clients", methods{"GET": admin(s.adminListClients), "POST": admin(s.adminCreateClient)}))
+	s.mux.Handle(a+"/clients/{id}", s.endpoint("admin_client", methods{"DELETE": admin(s.adminDeleteClient)}))
+	s.mux.Handle(a+"/clients/{id}/secret", s.endpoint("admin_client_secret", methods{"POST": admin(s.adminRotateClientSecret)}))
+	s.mux.Handle(a+"/keys", s.endpoint("admin_keys", methods{"GET": admin(s.adminListKeys)}))
+	s.mux.Handle(a+"/keys/rotate", s.endpoint("admin_keys_rotate", methods{"POST": admin(s.adminRotateKey)}))
+	s.mux.Handle(a+"/keys/{kid}/compromise", s.endpoint("admin_key_compromise", methods{"POST": admin(s.adminCompromiseKey)}))
+	s.mux.Handle(a+"/revocations", s.endpoint("admin_revoke", methods{"POST": admin(s.adminRevoke)}))
+	s.mux.Handle(a+"/audit", s.endpoint("admin_audit", methods{"GET": admin(s.adminAuditLog)}))
 	s.mux.HandleFunc("GET "+p+LivePath, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
@@ -80,14 +107,24 @@ func (s *Server) errBusy(cause error) *oauthError {
 		Description: "too many logins in progress; retry later", cause: cause, header: h}
 }
 
-// endpoint wraps a handler that returns an error: it checks the method,
-// maps the error to its answer in one place, and counts the outcome.
-func (s *Server) endpoint(name, method string, h func(http.ResponseWriter, *http.Request) error) http.Handler {
+// methods maps each HTTP method an endpoint answers to its handler.
+type methods map[string]func(http.ResponseWriter, *http.Request) error
+
+// endpoint wraps handlers that return errors: it picks the one for the
+// request's method (405 with Allow otherwise), maps its error to an answer
+// in one place, and counts the outcome.
+func (s *Server) endpoint(name string, ms methods) http.Handler {
+	allow := make([]string, 0, len(ms))
+	for m := range ms {
+		allow = append(allow, m)
+	}
+	slices.Sort(allow)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != method {
-			w.Header().Set("Allow", method)
+		h, ok := ms[r.Method]
+		if !ok {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
 			s.writeError(w, r, &oauthError{Status: http.StatusMethodNotAllowed, Code: "invalid_request",
-				Description: "method must be " + method})
+				Description: "method must be " + strings.Join(allow, " or ")})
 			s.metrics.requests.WithLabelValues(name, "405").Inc()
 			return
 		}

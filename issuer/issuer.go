@@ -32,11 +32,16 @@ import (
 const (
 	TokenPath       = "/token"
 	RevokePath      = "/revoke"
+	IntrospectPath  = "/introspect"
 	JWKSPath        = "/jwks.json"
 	RevocationsPath = "/v1/revocations"
 	LogoutPath      = "/v1/logout"
 	LogoutAllPath   = "/v1/logout-all"
 	UserinfoPath    = "/v1/userinfo"
+	SessionsPath    = "/v1/sessions"
+	PasswordPath    = "/v1/password"
+	SignupPath      = "/v1/signup"
+	AdminPath       = "/v1/admin"
 	LivePath        = "/livez"
 	ReadyPath       = "/readyz"
 	MetricsPath     = "/metrics"
@@ -69,6 +74,10 @@ type Config struct {
 	// Scopes, if set, are the only scopes a client may ask for; otherwise
 	// any well-formed scope is granted as asked.
 	Scopes []string
+	// Signup enables POST /v1/signup: anyone may create an account.
+	Signup bool
+	// Limits are the brute-force limits; zero means in-memory ones.
+	Limits Limits
 
 	AccessTTL       time.Duration // lifetime of access tokens
 	RefreshGrace    time.Duration // how long a rotated refresh token still yields its successor
@@ -139,6 +148,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Registerer == nil {
 		cfg.Registerer = prometheus.NewRegistry()
 	}
+	cfg.Limits.fill()
 	s := &Server{
 		cfg:    cfg,
 		prefix: strings.TrimSuffix(u.Path, "/"),

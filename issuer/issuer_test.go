@@ -13,6 +13,7 @@ import (
 
 	"github.com/waxseal/waxseal/issuer"
 	"github.com/waxseal/waxseal/password"
+	"github.com/waxseal/waxseal/ratelimit"
 )
 
 func TestOAuth2Client(t *testing.T) {
@@ -349,7 +350,9 @@ func TestBadInput(t *testing.T) {
 		{"invalid UTF-8 escaped", http.MethodPost, form, "grant_type=password&username=%ff&password=x", 400, "invalid_request"},
 		{"NUL", http.MethodPost, form, "grant_type=password&username=a%00&password=x", 400, "invalid_request"},
 		{"no grant_type", http.MethodPost, form, "username=a", 400, "invalid_request"},
-		{"unknown grant_type", http.MethodPost, form, "grant_type=client_credentials", 400, "unsupported_grant_type"},
+		{"unknown grant_type", http.MethodPost, form, "grant_type=urn:ietf:params:oauth:grant-type:device_code", 400, "unsupported_grant_type"},
+		{"client_credentials without a client", http.MethodPost, form, "grant_type=client_credentials", 401, "invalid_client"},
+		{"client_secret without client_id", http.MethodPost, form, "grant_type=client_credentials&client_secret=x", 400, "invalid_request"},
 		{"implicit", http.MethodPost, form, "grant_type=implicit", 400, "unsupported_grant_type"},
 		{"no password", http.MethodPost, form, "grant_type=password&username=alice", 400, "invalid_request"},
 		{"no username", http.MethodPost, form, "grant_type=password&password=x", 400, "invalid_request"},
@@ -394,7 +397,8 @@ func TestBadInput(t *testing.T) {
 func TestLoginFloodGets503(t *testing.T) {
 	// One hash at a time and no waiting: concurrent logins beyond the first
 	// are refused with 503 and Retry-After instead of piling up memory.
-	e := newEnv(t, sqliteEngine().open(t), nil, func(_ *issuer.Config, h *password.HasherConfig) {
+	e := newEnv(t, sqliteEngine().open(t), nil, func(c *issuer.Config, h *password.HasherConfig) {
+		c.Limits.Account = ratelimit.NewMemory(ratelimit.Policy{Burst: 1000, Refill: time.Millisecond})
 		h.MaxConcurrent, h.MaxWait = 1, -1
 		h.Params = password.Params{Memory: 8 << 10, Time: 3, Threads: 1, SaltLen: 16, KeyLen: 32}
 	})

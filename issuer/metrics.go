@@ -9,6 +9,7 @@ type metrics struct {
 	logins    *prometheus.CounterVec
 	refreshes *prometheus.CounterVec
 	streams   prometheus.Gauge
+	limited   prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -25,8 +26,11 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "waxseal_issuer_feed_streams", Help: "Open revocation feed streams.",
 		}),
+		limited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "waxseal_issuer_rate_limited_total", Help: "Attempts refused by a brute-force limit (429).",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.logins, m.refreshes, m.streams,
+	for _, c := range []prometheus.Collector{m.requests, m.logins, m.refreshes, m.streams, m.limited,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{})} {
 		if err := reg.Register(c); err != nil {
 			return nil, err

@@ -31,13 +31,13 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 		case err != nil:
 			return err
 		default:
-			if err := s.applied(s.acct.EndSession(ctx, sess.ID, "revoked", clientIP(r))); err != nil {
+			if err := s.applied(s.acct.EndSession(ctx, sess.ID, "revoked", s.ip(r))); err != nil {
 				return err
 			}
 		}
 	} else if strings.Count(tok, ".") == 2 {
 		if c, err := s.verifier.Verify(ctx, tok); err == nil {
-			if err := s.applied(s.acct.RevokeToken(ctx, c.ID, c.Expiry, clientIP(r))); err != nil {
+			if err := s.applied(s.acct.RevokeToken(ctx, c.ID, c.Expiry, s.ip(r))); err != nil {
 				return err
 			}
 		}
@@ -77,6 +77,14 @@ func (s *Server) applied(rev *waxseal.Revocation, err error) error {
 	return err
 }
 
+// appliedAll is applied for several revocations.
+func (s *Server) appliedAll(revs []*waxseal.Revocation, err error) error {
+	for _, r := range revs {
+		s.applied(r, nil)
+	}
+	return err
+}
+
 // errAnswered tells endpoint that the handler already wrote its answer.
 var errAnswered = errors.New("answered")
 
@@ -88,9 +96,9 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var err error
 	if c.SessionID != "" {
-		err = s.applied(s.acct.EndSession(ctx, c.SessionID, "logout", clientIP(r)))
+		err = s.applied(s.acct.EndSession(ctx, c.SessionID, "logout", s.ip(r)))
 	} else {
-		err = s.applied(s.acct.RevokeToken(ctx, c.ID, c.Expiry, clientIP(r)))
+		err = s.applied(s.acct.RevokeToken(ctx, c.ID, c.Expiry, s.ip(r)))
 	}
 	if err != nil {
 		return err
@@ -104,7 +112,7 @@ func (s *Server) handleLogoutAll(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return errAnswered
 	}
-	if err := s.applied(s.acct.EndUser(r.Context(), c.Subject, false, "logout_all", clientIP(r))); err != nil {
+	if err := s.applied(s.acct.EndUser(r.Context(), c.Subject, false, "logout_all", s.ip(r))); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

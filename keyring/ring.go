@@ -180,7 +180,7 @@ func (r *Ring) Compromise(ctx context.Context, kid string) (Info, error) {
 	now := r.cfg.Now()
 	e := r.keys[kid]
 	if e == nil {
-		return Info{}, fmt.Errorf("keyring: no key %q", kid)
+		return Info{}, fmt.Errorf("keyring: no key %q: %w", kid, token.ErrUnknownKey)
 	}
 	if !e.rec.Compromised.IsZero() {
 		return info(e.rec, now), nil

@@ -33,9 +33,12 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the issuer", runServe},
+		{"proxy", "a reverse proxy that checks tokens for a service", runProxy},
 		{"token", "decode or verify an access token", runToken},
 		{"keys", "manage the issuer's signing keys", runKeys},
-		{"user", "add, list, disable and enable users", runUser},
+		{"user", "add, list, disable and enable users; roles, passwords, sessions", runUser},
+		{"client", "register, list, rotate and delete OAuth clients", runClient},
+		{"audit", "read the audit log", runAudit},
 		{"revoke", "revoke a user, a session or an access token", runRevoke},
 		{"migrate", "create or update the database schema", runMigrate},
 	}

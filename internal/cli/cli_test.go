@@ -287,3 +287,74 @@ func TestUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestClientsAndAudit(t *testing.T) {
+	dataDir(t)
+	var created struct{ ClientID, ClientSecret string }
+	out := mustRun(t, "client", "add", "--json", "--scope", "invoices:read", "--role", "service", "billing")
+	if err := json.Unmarshal([]byte(out), &struct {
+		ClientID     *string `json:"client_id"`
+		ClientSecret *string `json:"client_secret"`
+	}{&created.ClientID, &created.ClientSecret}); err != nil || created.ClientID != "billing" || len(created.ClientSecret) < 40 {
+		t.Fatalf("client add --json printed %q (%v)", out, err)
+	}
+	if code, _, _ := run(t, "", "client", "add", "billing"); code != 1 {
+		t.Error("a second billing client was added")
+	}
+	if code, _, errOut := run(t, "", "client", "add", "--grant", "implicit", "x"); code != 1 || !strings.Contains(errOut, "grant") {
+		t.Errorf("unknown grant: exit %d %q", code, errOut)
+	}
+	var clients []struct {
+		ID     string   `json:"client_id"`
+		Scopes []string `json:"scopes"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "client", "list", "--json")), &clients); err != nil || len(clients) != 1 || clients[0].Scopes[0] != "invoices:read" {
+		t.Fatalf("client list: %+v %v", clients, err)
+	}
+	if strings.Contains(mustRun(t, "client", "list", "--json"), created.ClientSecret) {
+		t.Fatal("client list shows the secret")
+	}
+	rotated := mustRun(t, "client", "rotate-secret", "--json", "--overlap", "1h", "billing")
+	if !strings.Contains(rotated, "client_secret") || strings.Contains(rotated, created.ClientSecret) {
+		t.Errorf("rotate-secret printed %q", rotated)
+	}
+	mustRun(t, "client", "delete", "billing")
+	if code, _, _ := run(t, "", "client", "delete", "billing"); code != 1 {
+		t.Error("deleting a missing client succeeded")
+	}
+
+	if code, _, errOut := run(t, "tangerine submarine orchestra 42\n", "user", "add", "--password-stdin", "alice"); code != 0 {
+		t.Fatal(errOut)
+	}
+	if got := strings.TrimSpace(mustRun(t, "user", "roles", "alice", "admin", "editor")); got != "admin editor" {
+		t.Errorf("user roles set: %q", got)
+	}
+	if got := strings.TrimSpace(mustRun(t, "user", "roles", "alice")); got != "admin editor" {
+		t.Errorf("user roles: %q", got)
+	}
+	if code, _, errOut := run(t, "quiet lantern velvet harbor 7\n", "user", "passwd", "alice"); code != 0 {
+		t.Fatal(errOut)
+	}
+	if code, _, _ := run(t, "short\n", "user", "passwd", "alice"); code != 1 {
+		t.Error("a weak password was set")
+	}
+	if out := mustRun(t, "user", "sessions", "alice"); !strings.HasPrefix(out, "SESSION") {
+		t.Errorf("user sessions: %q", out)
+	}
+	var events []struct{ Type, UserID, ClientID string }
+	if err := json.Unmarshal([]byte(mustRun(t, "audit", "--json", "--limit", "100")), &events); err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]bool{}
+	for _, e := range events {
+		types[e.Type] = true
+	}
+	for _, want := range []string{"client_created", "client_secret_rotated", "client_deleted", "user_created", "roles_set", "password_changed"} {
+		if !types[want] {
+			t.Errorf("audit lacks %s: %v", want, types)
+		}
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "audit", "--json", "--user", "alice", "--type", "roles_set")), &events); err != nil || len(events) != 1 {
+		t.Errorf("filtered audit: %+v %v", events, err)
+	}
+}

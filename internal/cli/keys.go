@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/waxseal/waxseal/issuer"
 	"github.com/waxseal/waxseal/keyring"
 )
 
@@ -24,7 +25,7 @@ func runKeys(ctx context.Context, args []string, io IO) error {
 // withRing runs fn on the key ring in the database. Only generate may start
 // a new ring; the others fail when there is none, so that a mistyped
 // --database does not silently create one.
-func withRing(ctx context.Context, name, argsUsage string, nargs int, args []string, io IO, extra func(*flag.FlagSet), fn func(*flag.FlagSet, *keyring.Ring) error) error {
+func withRing(ctx context.Context, name, argsUsage string, nargs int, args []string, io IO, extra func(*flag.FlagSet), fn func(*flag.FlagSet, *keyring.Ring, *issuer.Accounts) error) error {
 	fs := newFlags(name, argsUsage, io)
 	df := addDBFlags(fs)
 	if extra != nil {
@@ -53,11 +54,15 @@ func withRing(ctx context.Context, name, argsUsage string, nargs int, args []str
 	if err != nil {
 		return err
 	}
-	return fn(fs, r)
+	a, err := df.accounts(db, io)
+	if err != nil {
+		return err
+	}
+	return fn(fs, r, a)
 }
 
 func runKeysGenerate(ctx context.Context, args []string, io IO) error {
-	return withRing(ctx, "keys generate", "", 0, args, io, nil, func(_ *flag.FlagSet, r *keyring.Ring) error {
+	return withRing(ctx, "keys generate", "", 0, args, io, nil, func(_ *flag.FlagSet, r *keyring.Ring, _ *issuer.Accounts) error {
 		return printKeys(io, r.Keys(), false)
 	})
 }
@@ -66,7 +71,7 @@ func runKeysList(ctx context.Context, args []string, io IO) error {
 	var asJSON *bool
 	return withRing(ctx, "keys list", "", 0, args, io, func(fs *flag.FlagSet) {
 		asJSON = fs.Bool("json", false, "print JSON")
-	}, func(_ *flag.FlagSet, r *keyring.Ring) error {
+	}, func(_ *flag.FlagSet, r *keyring.Ring, _ *issuer.Accounts) error {
 		return printKeys(io, r.Keys(), *asJSON)
 	})
 }
@@ -75,7 +80,7 @@ func runKeysRotate(ctx context.Context, args []string, io IO) error {
 	var now *bool
 	return withRing(ctx, "keys rotate", "", 0, args, io, func(fs *flag.FlagSet) {
 		now = fs.Bool("now", false, "sign with the new key at once instead of after the publish lead (verifiers learn it by refetching on its unknown kid)")
-	}, func(_ *flag.FlagSet, r *keyring.Ring) error {
+	}, func(_ *flag.FlagSet, r *keyring.Ring, _ *issuer.Accounts) error {
 		rotate := r.Rotate
 		if *now {
 			rotate = r.RotateNow
@@ -90,11 +95,11 @@ func runKeysRotate(ctx context.Context, args []string, io IO) error {
 }
 
 func runKeysCompromise(ctx context.Context, args []string, io IO) error {
-	return withRing(ctx, "keys compromise", "KID", 1, args, io, nil, func(fs *flag.FlagSet, r *keyring.Ring) error {
-		if _, err := r.Compromise(ctx, fs.Arg(0)); err != nil {
+	return withRing(ctx, "keys compromise", "KID", 1, args, io, nil, func(fs *flag.FlagSet, r *keyring.Ring, a *issuer.Accounts) error {
+		if _, _, err := a.CompromiseKey(ctx, r, fs.Arg(0)); err != nil {
 			return err
 		}
-		fmt.Fprintf(io.Err, "waxseal: key %s is compromised: unpublished, and tokens it signed no longer verify\n", fs.Arg(0))
+		fmt.Fprintf(io.Err, "waxseal: key %s is compromised: unpublished, and every token it signed revoked through the feed\n", fs.Arg(0))
 		return printKeys(io, r.Keys(), false)
 	})
 }
@@ -102,7 +107,7 @@ func runKeysCompromise(ctx context.Context, args []string, io IO) error {
 // runKeysJWKS prints the public key set, for verifiers that take their keys
 // from a file.
 func runKeysJWKS(ctx context.Context, args []string, io IO) error {
-	return withRing(ctx, "keys jwks", "", 0, args, io, nil, func(_ *flag.FlagSet, r *keyring.Ring) error {
+	return withRing(ctx, "keys jwks", "", 0, args, io, nil, func(_ *flag.FlagSet, r *keyring.Ring, _ *issuer.Accounts) error {
 		out, err := json.MarshalIndent(r.PublicSet(), "", "  ")
 		if err != nil {
 			return err

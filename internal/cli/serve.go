@@ -3,26 +3,28 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
+	"github.com/waxseal/waxseal/cors"
 	"github.com/waxseal/waxseal/issuer"
 	"github.com/waxseal/waxseal/password"
+	"github.com/waxseal/waxseal/ratelimit"
 )
 
 func runServe(ctx context.Context, args []string, io IO) error {
 	fs := newFlags("serve", "", io)
-	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on")
+	lf := addListenFlags(fs, "127.0.0.1:8080")
 	issuerURL := fs.String("issuer", "", "public base URL of the issuer (default: from --listen)")
-	tlsCert := fs.String("tls-cert", "", "TLS certificate file (PEM); serve HTTPS")
-	tlsKey := fs.String("tls-key", "", "TLS private key file (PEM)")
-	insecureHTTP := fs.Bool("insecure-http", false, "serve plain HTTP on an address that is not loopback, for a TLS-terminating proxy in front")
-	var audiences, scopes listFlag
+	var audiences, scopes, origins listFlag
 	fs.Var(&audiences, "audience", "an audience for access tokens, besides the issuer (repeatable)")
 	fs.Var(&scopes, "scope", "a scope clients may ask for (repeatable; none given: any)")
+	fs.Var(&origins, "allow-origin", allowOriginUsage)
 	grace := &durationFlag{d: issuer.DefaultRefreshGrace}
 	idle := &durationFlag{d: issuer.DefaultIdleTimeout}
 	lifetime := &durationFlag{d: issuer.DefaultSessionLifetime}
@@ -30,28 +32,34 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	fs.Var(idle, "idle-timeout", "a session unused this long ends")
 	fs.Var(lifetime, "session-lifetime", "a session ends this long after login")
 	maxHashes := fs.Int("max-concurrent-hashes", 0, "password hashes computed at once; more logins wait briefly, then get 503 (default: one per CPU)")
+	signup := fs.Bool("signup", false, "let anyone create an account with POST /v1/signup")
+	redisURL := fs.String("redis", "", "keep brute-force limits in this Redis server (redis://host:port/db), so they hold across instances; default: in memory")
+	var proxies listFlag
+	fs.Var(&proxies, "trusted-proxy", "an address or CIDR of a proxy whose X-Forwarded-For and Forwarded headers name the client (repeatable)")
 	df := addDBFlags(fs)
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	useTLS := *tlsCert != "" || *tlsKey != ""
-	if useTLS && (*tlsCert == "" || *tlsKey == "") {
-		return errors.New("--tls-cert and --tls-key go together")
-	}
-	host, _, err := net.SplitHostPort(*listen)
+	useTLS, err := lf.check()
 	if err != nil {
-		return fmt.Errorf("--listen: %w", err)
-	}
-	if !useTLS && !*insecureHTTP && !isLoopback(host) {
-		return fmt.Errorf("refusing plain HTTP on %s: give --tls-cert and --tls-key, or --insecure-http behind a TLS-terminating proxy", *listen)
+		return err
 	}
 	if *issuerURL == "" {
 		scheme := "http"
 		if useTLS {
 			scheme = "https"
 		}
-		*issuerURL = scheme + "://" + *listen
+		*issuerURL = scheme + "://" + *lf.listen
 	}
+	crossOrigin, err := newCORS(origins.vals)
+	if err != nil {
+		return err
+	}
+	limits, closeLimits, err := openLimits(ctx, *redisURL, proxies.vals)
+	if err != nil {
+		return err
+	}
+	defer closeLimits()
 
 	log := slog.New(slog.NewJSONHandler(io.Err, nil))
 	db, err := df.open(ctx)
@@ -71,7 +79,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 		Issuer: *issuerURL, Store: db, Keys: ring, Hasher: hasher,
 		Audiences: audiences.vals, Scopes: scopes.vals,
 		AccessTTL: df.accessTTL.d, RefreshGrace: grace.d, IdleTimeout: idle.d, SessionLifetime: lifetime.d,
-		Logger: log,
+		Signup: *signup, Limits: limits, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -80,34 +88,73 @@ func runServe(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", *lf.listen)
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second, // feed streams lift it for themselves
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	var handler http.Handler = srv
+	if crossOrigin != nil {
+		handler = crossOrigin.Handler(srv)
 	}
+	hs := newHTTPServer(handler, log)
+	hs.ReadTimeout = 30 * time.Second
+	hs.WriteTimeout = 30 * time.Second // feed streams lift it for themselves
 	hs.RegisterOnShutdown(srv.StopStreams)
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRun()
 	go srv.Run(runCtx)
 
+	log.Info("waxseal issuer listening", "addr", ln.Addr().String(), "issuer", *issuerURL, "database", redactURL(*df.database), "tls", useTLS)
+	err = lf.serve(ctx, hs, ln, log)
+	stopRun()
+	return err
+}
+
+// listenFlags are the flags of a command that serves HTTP: where, and
+// whether with TLS.
+type listenFlags struct {
+	listen, tlsCert, tlsKey *string
+	insecureHTTP            *bool
+}
+
+func addListenFlags(fs *flag.FlagSet, addr string) *listenFlags {
+	return &listenFlags{
+		listen:       fs.String("listen", addr, "address to listen on"),
+		tlsCert:      fs.String("tls-cert", "", "TLS certificate file (PEM); serve HTTPS"),
+		tlsKey:       fs.String("tls-key", "", "TLS private key file (PEM)"),
+		insecureHTTP: fs.Bool("insecure-http", false, "serve plain HTTP on an address that is not loopback, for a TLS-terminating proxy in front"),
+	}
+}
+
+// check reports whether to serve HTTPS. Plain HTTP is refused off loopback
+// unless --insecure-http says a TLS-terminating proxy is in front: bearer
+// tokens must not cross a network in the clear.
+func (lf *listenFlags) check() (useTLS bool, err error) {
+	useTLS = *lf.tlsCert != "" || *lf.tlsKey != ""
+	if useTLS && (*lf.tlsCert == "" || *lf.tlsKey == "") {
+		return false, errors.New("--tls-cert and --tls-key go together")
+	}
+	host, _, err := net.SplitHostPort(*lf.listen)
+	if err != nil {
+		return false, fmt.Errorf("--listen: %w", err)
+	}
+	if !useTLS && !*lf.insecureHTTP && !isLoopback(host) {
+		return false, fmt.Errorf("refusing plain HTTP on %s: give --tls-cert and --tls-key, or --insecure-http behind a TLS-terminating proxy", *lf.listen)
+	}
+	return useTLS, nil
+}
+
+// serve serves hs on ln until ctx ends, then drains requests for up to
+// 30 s.
+func (lf *listenFlags) serve(ctx context.Context, hs *http.Server, ln net.Listener, log *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() {
-		if useTLS {
-			errc <- hs.ServeTLS(ln, *tlsCert, *tlsKey)
+		if *lf.tlsCert != "" {
+			errc <- hs.ServeTLS(ln, *lf.tlsCert, *lf.tlsKey)
 		} else {
 			errc <- hs.Serve(ln)
 		}
 	}()
-	log.Info("waxseal issuer listening", "addr", ln.Addr().String(), "issuer", *issuerURL, "database", redactURL(*df.database), "tls", useTLS)
-
 	select {
 	case err := <-errc:
 		return err
@@ -116,9 +163,35 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	log.Info("shutting down: draining requests")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err = hs.Shutdown(shutdownCtx)
-	stopRun()
-	return err
+	return hs.Shutdown(shutdownCtx)
+}
+
+// newHTTPServer returns a server for h with the limits every waxseal
+// server keeps: headers bounded in size and in time, idle connections
+// closed.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+const allowOriginUsage = "a browser origin (scheme://host[:port]) allowed to call from another site, or * for any (repeatable; none given: no CORS)"
+
+// newCORS returns the CORS policy for the --allow-origin values, or nil
+// when there are none.
+func newCORS(origins []string) (*cors.CORS, error) {
+	if len(origins) == 0 {
+		return nil, nil
+	}
+	c, err := cors.New(cors.Config{AllowedOrigins: origins})
+	if err != nil {
+		return nil, fmt.Errorf("--allow-origin: %w", err)
+	}
+	return c, nil
 }
 
 func isLoopback(host string) bool {
@@ -137,4 +210,32 @@ func redactURL(u string) string {
 		}
 	}
 	return u
+}
+
+// openLimits returns the issuer's brute-force limits: in Redis when url is
+// set, so they hold across instances, else in memory.
+func openLimits(ctx context.Context, url string, proxies []string) (issuer.Limits, func(), error) {
+	var l issuer.Limits
+	for _, p := range proxies {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, err2 := netip.ParseAddr(p)
+			if err2 != nil {
+				return l, nil, fmt.Errorf("--trusted-proxy %q: %w", p, err)
+			}
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		l.TrustedProxies = append(l.TrustedProxies, prefix.Masked())
+	}
+	if url == "" {
+		return l, func() {}, nil
+	}
+	client, err := ratelimit.OpenRedis(ctx, url)
+	if err != nil {
+		return l, nil, err
+	}
+	l.Account = ratelimit.NewRedis(client, "waxseal:limit:acct:", ratelimit.AccountPolicy)
+	l.IP = ratelimit.NewRedis(client, "waxseal:limit:ip:", ratelimit.IPPolicy)
+	l.Client = ratelimit.NewRedis(client, "waxseal:limit:client:", ratelimit.ClientPolicy)
+	return l, func() { client.Close() }, nil
 }

@@ -21,11 +21,14 @@ import (
 
 func runUser(ctx context.Context, args []string, io IO) error {
 	return subcommand(ctx, "user", args, io, map[string]func(context.Context, []string, IO) error{
-		"add":     runUserAdd,
-		"list":    runUserList,
-		"disable": runUserDisable,
-		"enable":  runUserEnable,
-	}, []string{"add", "list", "disable", "enable"})
+		"add":      runUserAdd,
+		"list":     runUserList,
+		"disable":  runUserDisable,
+		"enable":   runUserEnable,
+		"roles":    runUserRoles,
+		"passwd":   runUserPasswd,
+		"sessions": runUserSessions,
+	}, []string{"add", "list", "disable", "enable", "roles", "passwd", "sessions"})
 }
 
 // withAccounts parses the flags of an account command, opens the database
@@ -215,5 +218,75 @@ func runRevokeToken(ctx context.Context, args []string, io IO) error {
 			printRevocation(io, r)
 		}
 		return err
+	})
+}
+
+// runUserRoles prints a user's roles, or replaces them when any are given.
+func runUserRoles(ctx context.Context, args []string, io IO) error {
+	return withAccounts(ctx, "user roles", "NAME [ROLE...]", -1, args, io, nil, func(fs *flag.FlagSet, db dburl.DB, a *issuer.Accounts) error {
+		if fs.NArg() < 1 {
+			fs.Usage()
+			return errUsage
+		}
+		u, err := a.FindUser(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		if fs.NArg() > 1 {
+			v := *u
+			v.Roles, v.Updated = fs.Args()[1:], time.Now()
+			if err := db.UpdateUser(ctx, &v); err != nil {
+				return err
+			}
+			a.Audit(ctx, waxseal.AuditEvent{Type: "roles_set", UserID: u.ID, Detail: "from the command line"})
+			u = &v
+		}
+		fmt.Fprintln(io.Out, strings.Join(u.Roles, " "))
+		return nil
+	})
+}
+
+// runUserPasswd sets a user's password and ends every session of the user.
+func runUserPasswd(ctx context.Context, args []string, io IO) error {
+	return withAccounts(ctx, "user passwd", "NAME", 1, args, io, nil, func(fs *flag.FlagSet, _ dburl.DB, a *issuer.Accounts) error {
+		u, err := a.FindUser(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		line, err := bufio.NewReader(io.In).ReadString('\n')
+		if err != nil && line == "" {
+			return errors.New("no password on standard input")
+		}
+		if _, err := a.SetPassword(ctx, u, strings.TrimRight(line, "\r\n"), ""); err != nil {
+			return err
+		}
+		fmt.Fprintf(io.Err, "waxseal: password of %s set; every session ended\n", u.Name)
+		return nil
+	})
+}
+
+func runUserSessions(ctx context.Context, args []string, io IO) error {
+	var asJSON *bool
+	return withAccounts(ctx, "user sessions", "NAME", 1, args, io, func(fs *flag.FlagSet) {
+		asJSON = fs.Bool("json", false, "print JSON")
+	}, func(fs *flag.FlagSet, db dburl.DB, a *issuer.Accounts) error {
+		u, err := a.FindUser(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		sessions, err := db.ListSessions(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(io, sessions)
+		}
+		tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SESSION\tCLIENT\tCREATED\tLAST USED\tIP\tUSER AGENT")
+		for _, x := range sessions {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", x.ID, x.ClientID, x.Created.UTC().Format(time.RFC3339),
+				x.LastUsed.UTC().Format(time.RFC3339), x.IP, x.UserAgent)
+		}
+		return tw.Flush()
 	})
 }

@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/waxseal/waxseal/internal/dburl"
+	"github.com/waxseal/waxseal/issuer"
+)
+
+func runClient(ctx context.Context, args []string, io IO) error {
+	return subcommand(ctx, "client", args, io, map[string]func(context.Context, []string, IO) error{
+		"add":           runClientAdd,
+		"list":          runClientList,
+		"rotate-secret": runClientRotate,
+		"delete":        runClientDelete,
+	}, []string{"add", "list", "rotate-secret", "delete"})
+}
+
+func runClientAdd(ctx context.Context, args []string, io IO) error {
+	var grants, scopes, roles listFlag
+	var name *string
+	var asJSON *bool
+	return withAccounts(ctx, "client add", "[CLIENT_ID]", -1, args, io, func(fs *flag.FlagSet) {
+		fs.Var(&grants, "grant", "a grant type the client may use: client_credentials (default), password, refresh_token (repeatable)")
+		fs.Var(&scopes, "scope", "a scope the client may ask for (repeatable)")
+		fs.Var(&roles, "role", "a role in the client's client_credentials tokens (repeatable)")
+		name = fs.String("name", "", "a human-readable name")
+		asJSON = fs.Bool("json", false, "print the client ID and secret as JSON")
+	}, func(fs *flag.FlagSet, _ dburl.DB, a *issuer.Accounts) error {
+		if fs.NArg() > 1 {
+			fs.Usage()
+			return errUsage
+		}
+		if grants.vals == nil {
+			grants.vals = []string{issuer.GrantClientCredentials}
+		}
+		c, secret, err := a.CreateClient(ctx, fs.Arg(0), *name, grants.vals, scopes.vals, roles.vals)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			b, _ := json.Marshal(map[string]string{"client_id": c.ID, "client_secret": secret})
+			fmt.Fprintf(io.Out, "%s\n", b)
+		} else {
+			fmt.Fprintf(io.Out, "client_id:     %s\nclient_secret: %s\n", c.ID, secret)
+		}
+		fmt.Fprintln(io.Err, "waxseal: the secret is shown only now; it is stored as a digest")
+		return nil
+	})
+}
+
+func runClientList(ctx context.Context, args []string, io IO) error {
+	var asJSON *bool
+	return withAccounts(ctx, "client list", "", 0, args, io, func(fs *flag.FlagSet) {
+		asJSON = fs.Bool("json", false, "print JSON")
+	}, func(_ *flag.FlagSet, db dburl.DB, _ *issuer.Accounts) error {
+		type row struct {
+			ID     string    `json:"client_id"`
+			Name   string    `json:"name"`
+			Grants []string  `json:"grant_types"`
+			Scopes []string  `json:"scopes"`
+			Roles  []string  `json:"roles"`
+			Create time.Time `json:"created"`
+		}
+		rows := []row{}
+		for after := ""; ; {
+			page, err := db.ListClients(ctx, after, 500)
+			if err != nil {
+				return err
+			}
+			for _, c := range page {
+				rows = append(rows, row{c.ID, c.Name, c.GrantTypes, c.Scopes, c.Roles, c.Created.UTC()})
+				after = c.ID
+			}
+			if len(page) < 500 {
+				break
+			}
+		}
+		if *asJSON {
+			return printJSON(io, rows)
+		}
+		tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CLIENT_ID\tNAME\tGRANTS\tSCOPES\tROLES")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Name, strings.Join(r.Grants, ","), strings.Join(r.Scopes, ","), strings.Join(r.Roles, ","))
+		}
+		return tw.Flush()
+	})
+}
+
+func runClientRotate(ctx context.Context, args []string, io IO) error {
+	overlap := &durationFlag{d: issuer.DefaultSecretOverlap}
+	var asJSON *bool
+	return withAccounts(ctx, "client rotate-secret", "CLIENT_ID", 1, args, io, func(fs *flag.FlagSet) {
+		fs.Var(overlap, "overlap", "how long the old secret keeps working")
+		asJSON = fs.Bool("json", false, "print the client ID and new secret as JSON")
+	}, func(fs *flag.FlagSet, _ dburl.DB, a *issuer.Accounts) error {
+		secret, err := a.RotateClientSecret(ctx, fs.Arg(0), overlap.d)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(io, map[string]string{"client_id": fs.Arg(0), "client_secret": secret})
+		}
+		fmt.Fprintf(io.Out, "client_secret: %s\n", secret)
+		fmt.Fprintf(io.Err, "waxseal: the old secret works for %v more\n", overlap.d)
+		return nil
+	})
+}
+
+func runClientDelete(ctx context.Context, args []string, io IO) error {
+	return withAccounts(ctx, "client delete", "CLIENT_ID", 1, args, io, nil, func(fs *flag.FlagSet, _ dburl.DB, a *issuer.Accounts) error {
+		r, err := a.DeleteClient(ctx, fs.Arg(0))
+		if err == nil {
+			printRevocation(io, r)
+		}
+		return err
+	})
+}
+
+func runAudit(ctx context.Context, args []string, io IO) error {
+	var user, typ *string
+	var limit *int
+	var asJSON *bool
+	return withAccounts(ctx, "audit", "", 0, args, io, func(fs *flag.FlagSet) {
+		user = fs.String("user", "", "only events of this user (name or ID)")
+		typ = fs.String("type", "", "only events of this type, such as login_failed or refresh_reuse")
+		limit = fs.Int("limit", 50, "at most this many events, newest first")
+		asJSON = fs.Bool("json", false, "print JSON")
+	}, func(_ *flag.FlagSet, db dburl.DB, a *issuer.Accounts) error {
+		userID := ""
+		if *user != "" {
+			u, err := a.FindUser(ctx, *user)
+			if err != nil {
+				return err
+			}
+			userID = u.ID
+		}
+		events, err := db.Audit(ctx, 0, max(1, min(*limit, 10000)), userID, *typ)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(io, events)
+		}
+		tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TIME\tTYPE\tUSER\tSESSION\tCLIENT\tIP\tDETAIL")
+		for _, e := range events {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format(time.RFC3339), e.Type, e.UserID, e.SessionID, e.ClientID, e.IP, e.Detail)
+		}
+		return tw.Flush()
+	})
+}
+
+func printJSON(io IO, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(io.Out, "%s\n", b)
+	return err
+}

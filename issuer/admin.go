@@ -1,0 +1,438 @@
+package issuer
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/waxseal/waxseal"
+	"github.com/waxseal/waxseal/keyring"
+	"github.com/waxseal/waxseal/token"
+)
+
+// AdminRole is the role every admin endpoint requires.
+const AdminRole = "admin"
+
+// userView is a user as the API shows it: never the password hash.
+type userViewT struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Roles    []string  `json:"roles"`
+	Disabled bool      `json:"disabled"`
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
+}
+
+func userView(u *waxseal.User) userViewT {
+	roles := u.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	return userViewT{ID: u.ID, Name: u.Name, Roles: roles, Disabled: u.Disabled, Created: u.Created.UTC(), Updated: u.Updated.UTC()}
+}
+
+// pageParams reads ?after=&limit= with limit 1 to 500, default 100.
+func pageParams(r *http.Request) (after string, limit int, err error) {
+	q := r.URL.Query()
+	limit = 100
+	if l := q.Get("limit"); l != "" {
+		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > 500 {
+			return "", 0, invalidRequest("limit must be 1 to 500")
+		}
+	}
+	return q.Get("after"), limit, nil
+}
+
+// adminAudit records an admin action with the admin who took it.
+func (s *Server) adminAudit(r *http.Request, c *token.Claims, action, userID, detail string) {
+	if detail != "" {
+		detail = " " + detail
+	}
+	s.acct.Audit(r.Context(), waxseal.AuditEvent{Type: "admin_" + action, UserID: userID, SessionID: c.SessionID,
+		ClientID: c.ClientID, IP: s.ip(r), Detail: "by " + c.Subject + detail})
+}
+
+func notFound(what string) error {
+	return &oauthError{Status: http.StatusNotFound, Code: "not_found", Description: "no such " + what}
+}
+
+// targetUser loads the user named by the path's {id}.
+func (s *Server) targetUser(r *http.Request) (*waxseal.User, error) {
+	u, err := s.store.UserByID(r.Context(), r.PathValue("id"))
+	if errors.Is(err, waxseal.ErrNotFound) {
+		return nil, notFound("user")
+	}
+	return u, err
+}
+
+func (s *Server) adminListUsers(w http.ResponseWriter, r *http.Request, c *token.Claims) error {
+	after, limit, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	users, err := s.store.ListUsers(r.Context(), after, limit, r.URL.Query().Get("q"))
+	if err != nil {
+		return err
+	}
+	out := make([]userViewT, 0, len(users))
+	for _, u := range users {
+		out = append(out, userView(u))
+	}
+	page := map[string]any{"users": out}
+	if len(users) == limit {
+		page["next"] = users[len(users)-1].Name
+	}
+	writeJSON(w, http.StatusOK, page)
+	return nil
+}
+
+func (s *Server) adminCreateUser(w http.ResponseWriter, r *http.Request, c *token.Claims) error {
+	var name, pw string
+	var roles []string
+	if err := readJSON(r, map[string]any{"name": &name, "password": &pw, "roles": &roles}); err != nil {
+		return err
+	}
+	if name == "" || pw == "" {
+		return invalidRequest("name and password are required")
+	}
+	u, err := s.acct.AddUser(r.Context(), name, pw, roles)
+	if err != nil {
+		return policyError(err)
+	}
+	s.adminAudit(r, c, "user_created", u.ID, "")
+	writeJSON(w, http.StatusCreated, userView(u))
+	return nil
+}
+
+func (s *Server) adminShowUser(w http.ResponseWriter, r *http.Request, c *token.Claims) error {
+	u, err := s.targetUser(r)
+	if err != nil {
+		return err
+	}
+	sessions, err := s.store.ListSessions(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"user": userView(u), "sessions": viewSessions(sessions, "")})
+	return nil
+}
+
+// adminSetDisabled disables (ending every session and revoking every
+// token) or enables a user.
+func (s *Server) adminSetDisabled(disable bool) func(http.ResponseWriter, *http.Request, *token.Claims) error {
+	return func(w http.ResponseWriter, r *http.Request, c *token.Claims) error {
+		u, err := s.targetUser(r)
+		if err != nil {
+			return err
+		}
+		if disable {
+			err = s.applied(s.acct.EndUser(r.Context(), u.ID, true, "user_disabled", s.ip(r)))
+			s.adminAudit(r, c, "user_disabled", u.ID, "")
+		} else {
+			err = s.acct.EnableUser(r.Context(), u)
+			s.adminAudit(r, c, "user_enabled", u.ID, "")
+		}
+		if err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+// adminSetRoles replaces a user's roles. Tokens already issued keep their
+// roles until they expire; new ones, from the next refresh on, carry these.
+func (s *Server) adminSetRoles(w http.ResponseWriter, r *http.Request, c *token.Claims) error {
+	var roles []string
+	if err := readJSON(r, map[string]any{"roles": &roles}); err != nil {
+		return err
+	}
+	if roles == nil {
+		return invalidRequest("roles is required")
+	}
+	u, err := s.targetUser(r)
+	if err != nil {
+		return err
+	}
+	v := *u
+	v.Roles, v.Updated = roles, s.now()
+	if err := s.store.UpdateUser(r.Context(), &v); err != nil {
+		return err
+	}
+	s.adminAudit(r, c, "roles_set", u.ID, "")
+	writeJSON(w, http.StatusOK, userView(&v))
+	return nil
+}
+
+func (s *Server) adminResetPassword(w http.ResponseWriter, r *http.Request, c *token.Claims) error {
+	var pw string
+	if err := readJSON(r, map[string]any{"password": &pw}); err != nil {
+		return err
+	}
+	if pw == "" {
+		return invalidRequest("password is required")
+	}
+	u, err := s.targetUser(r)
+	if err != nil {
+		return err
+	}
+	if err := s.appliedAll(s.acct.SetPassword(r.Context(), u, pw, "")); err != nil {
+		return policyError(err)
+	}
+	s.adminAudit(r, c, "password_reset", u.ID, "")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) adminEndUserSessions(w http.ResponseWriter, r *http.Request, c *token.Claims) error {
+	u, err := s.targetUser(r)
+	if err != nil {
+		return err
+	}
+	if err := s.applied(s.acct.EndUser(r.Context(), u.ID, false, "logout_all", s.ip(r))); err != nil {
+		return err
+	}
+	s.adminAudit(r, c, "sessions_ended", u.ID, "")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type keyView struct {
+	ID          string    `json:"kid"`
+	Algorithm   string    `json:"alg"`
+	State       string    `json:"state"`
+	Created     time.Time `json:"created"`
+	Activates   time.Time `json:"activates"`
+	Deactivates time.Time `json:"deactivates"`
+	Retires     time.Time `json:"retires"`
+}
+
+func viewKey(k keyring.Info) keyView {
+	return keyView{k.ID, string(k.Algorithm), string(k.State), k.Created.UTC(), k.Activates.UTC(), k.Deactivates.UTC(), k.Retires.UTC()}
+}
+
+func (s *Server) adminListKeys(w http.ResponseWriter, r *http.Request, c *token.Claims) error {
+	keys := s.keys.Keys()
+	out := make([]keyView, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, viewKey(k))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"keys": out})
+	return nil
+}
+
+// adminRotateKey makes a new key that signs at once: an operator who asks
+// to rotate now does not want to wait for the publish lead. Verifiers learn
+// it by refetching the JWKS on its unknown kid.
+func (s *Server) adminRotateKey(w http.ResponseWriter, r *http.Request, c *token.Claims) error {
+	info, err := s.keys.RotateNow(r.Context())
+	if err != nil {
+		return err
+	}
+	s.adminAudit(r, c, "key_rotated", "", "new key "+info.ID)
+	writeJSON(w, http.StatusOK, viewKey(info))
+	return nil
+}
+
+// adminCompromiseKey unpublishes a key and revokes every token it signed.
+func (s *Server) adminCompromiseKey(w http.ResponseWriter, r *http.Request, c *token.Claims) error {
+	kid := r.PathValue("kid")
+	info, rev, err := s.acct.CompromiseKey(r.Context(), s.keys, kid)
+	if errors.Is(err, token.ErrUnknownKey) {
+		return notFound("key")
+	}
+	if err := s.applied(rev, err); err != nil {
+		return err
+	}
+	s.adminAudit(r, c, "key_compromised", "", "key "+kid)
+	writeJSON(w, http.StatusOK, viewKey(info))
+	return nil
+}
+
+// adminRevoke revokes a user, a session or an access token by its ID.
+func (s *Server) adminRevoke(w http.ResponseWriter, r *http.Request, c *token.Claims) error {
+	var kind, id, expires string
+	if err := readJSON(r, map[string]any{"kind": &kind, "id": &id, "expires": &expires}); err != nil {
+		return err
+	}
+	if id == "" {
+		return invalidRequest("id is required")
+	}
+	ctx := r.Context()
+	var rev *waxseal.Revocation
+	var err error
+	switch kind {
+	case "user":
+		rev, err = s.acct.EndUser(ctx, id, false, "revoked", s.ip(r))
+	case "session":
+		rev, err = s.acct.EndSession(ctx, id, "revoked", s.ip(r))
+	case "token":
+		var exp time.Time
+		if expires != "" {
+			if exp, err = time.Parse(time.RFC3339, expires); err != nil {
+				return invalidRequest("expires must be an RFC 3339 time")
+			}
+		}
+		rev, err = s.acct.RevokeToken(ctx, id, exp, s.ip(r))
+	default:
+		return invalidRequest("kind must be user, session or token")
+	}
+	if errors.Is(err, waxseal.ErrNotFound) {
+		return notFound(kind)
+	}
+	if err := s.applied(rev, err); err != nil {
+		return err
+	}
+	s.adminAudit(r, c, "revoked", "", kind+" "+id)
+	out := map[string]any{"revoked": kind, "id": id}
+	if rev != nil {
+		out["cursor"] = rev.Cursor
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+type auditView struct {
+	ID        int64     `json:"id"`
+	Time      time.Time `json:"time"`
+	Type      string    `json:"type"`
+	UserID    string    `json:"user_id,omitempty"`
+	SessionID string    `json:"session_id,omitempty"`
+	ClientID  string    `json:"client_id,omitempty"`
+	IP        string    `json:"ip,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+func (s *Server) adminAuditLog(w http.ResponseWriter, r *http.Request, c *token.Claims) error {
+	q := r.URL.Query()
+	var before int64
+	if b := q.Get("before"); b != "" {
+		var err error
+		if before, err = strconv.ParseInt(b, 10, 64); err != nil || before < 0 {
+			return invalidRequest("before must be a non-negative integer")
+		}
+	}
+	_, limit, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	events, err := s.store.Audit(r.Context(), before, limit, q.Get("user"), q.Get("type"))
+	if err != nil {
+		return err
+	}
+	out := make([]auditView, 0, len(events))
+	for _, e := range events {
+		out = append(out, auditView{e.ID, e.Time.UTC(), e.Type, e.UserID, e.SessionID, e.ClientID, e.IP, e.Detail})
+	}
+	page := map[string]any{"events": out}
+	if len(events) == limit {
+		page["next"] = events[len(events)-1].ID
+	}
+	writeJSON(w, http.StatusOK, page)
+	return nil
+}
+
+// clientView is a client as the API shows it: never a secret or digest.
+type clientView struct {
+	ID                    string    `json:"client_id"`
+	Name                  string    `json:"name"`
+	GrantTypes            []string  `json:"grant_types"`
+	Scopes                []string  `json:"scopes"`
+	Roles                 []string  `json:"roles"`
+	PreviousSecretExpires time.Time `json:"previous_secret_expires,omitzero"`
+	Created               time.Time `json:"created"`
+}
+
+func viewClient(c *waxseal.Client) clientView {
+	v := clientView{ID: c.ID, Name: c.Name, GrantTypes: nonNil(c.GrantTypes), Scopes: nonNil(c.Scopes),
+		Roles: nonNil(c.Roles), Created: c.Created.UTC()}
+	if !c.PreviousSecretExpires.IsZero() {
+		v.PreviousSecretExpires = c.PreviousSecretExpires.UTC()
+	}
+	return v
+}
+
+func (s *Server) adminListClients(w http.ResponseWriter, r *http.Request, c *token.Claims) error {
+	after, limit, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	clients, err := s.store.ListClients(r.Context(), after, limit)
+	if err != nil {
+		return err
+	}
+	out := make([]clientView, 0, len(clients))
+	for _, x := range clients {
+		out = append(out, viewClient(x))
+	}
+	page := map[string]any{"clients": out}
+	if len(clients) == limit {
+		page["next"] = clients[len(clients)-1].ID
+	}
+	writeJSON(w, http.StatusOK, page)
+	return nil
+}
+
+// adminCreateClient registers a client; the answer carries its secret, the
+// only time it is shown.
+func (s *Server) adminCreateClient(w http.ResponseWriter, r *http.Request, c *token.Claims) error {
+	var id, name string
+	var grants, scopes, roles []string
+	if err := readJSON(r, map[string]any{"client_id": &id, "name": &name, "grant_types": &grants, "scopes": &scopes, "roles": &roles}); err != nil {
+		return err
+	}
+	if grants == nil {
+		grants = []string{GrantClientCredentials}
+	}
+	x, secret, err := s.acct.CreateClient(r.Context(), id, name, grants, scopes, roles)
+	switch {
+	case errors.Is(err, errInvalidClient):
+		return invalidRequest("%v", err)
+	case errors.Is(err, waxseal.ErrConflict):
+		return &oauthError{Status: http.StatusConflict, Code: "conflict", Description: "that client ID is taken"}
+	case err != nil:
+		return err
+	}
+	s.adminAudit(r, c, "client_created", "", "client "+x.ID)
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, map[string]any{"client": viewClient(x), "client_secret": secret})
+	return nil
+}
+
+func (s *Server) adminRotateClientSecret(w http.ResponseWriter, r *http.Request, c *token.Claims) error {
+	overlap := DefaultSecretOverlap
+	if o := r.URL.Query().Get("overlap"); o != "" {
+		var err error
+		if overlap, err = time.ParseDuration(o); err != nil || overlap < 0 {
+			return invalidRequest("overlap must be a duration such as 24h")
+		}
+	}
+	id := r.PathValue("id")
+	secret, err := s.acct.RotateClientSecret(r.Context(), id, overlap)
+	if errors.Is(err, waxseal.ErrNotFound) {
+		return notFound("client")
+	}
+	if err != nil {
+		return err
+	}
+	s.adminAudit(r, c, "client_secret_rotated", "", "client "+id)
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]any{"client_id": id, "client_secret": secret,
+		"previous_secret_expires": s.now().Add(overlap).UTC()})
+	return nil
+}
+
+func (s *Server) adminDeleteClient(w http.ResponseWriter, r *http.Request, c *token.Claims) error {
+	id := r.PathValue("id")
+	err := s.applied(s.acct.DeleteClient(r.Context(), id))
+	if errors.Is(err, waxseal.ErrNotFound) {
+		return notFound("client")
+	}
+	if err != nil {
+		return err
+	}
+	s.adminAudit(r, c, "client_deleted", "", "client "+id)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
