@@ -151,6 +151,10 @@ var adminEndpoints = []struct{ method, path, body string }{
 	{"PUT", "/users/ID/roles", `{"roles":["x"]}`},
 	{"POST", "/users/ID/password", `{"password":"` + testPassword + `"}`},
 	{"POST", "/users/ID/logout", ""},
+	{"GET", "/clients", ""},
+	{"POST", "/clients", `{"name":"svc"}`},
+	{"POST", "/clients/CID/secret", ""},
+	{"DELETE", "/clients/CID", ""},
 	{"GET", "/keys", ""},
 	{"POST", "/keys/rotate", ""},
 	{"POST", "/keys/KID/compromise", ""},
@@ -161,9 +165,10 @@ var adminEndpoints = []struct{ method, path, body string }{
 func TestAdminNeedsRole(t *testing.T) {
 	e := newEnv(t, sqliteEngine().open(t), nil)
 	u := e.addUser("alice", testPassword, "editor")
+	e.addClient("svc", nil, nil, nil)
 	at, _ := e.mustLogin("alice", testPassword)
 	for _, ep := range adminEndpoints {
-		path := issuer.AdminPath + strings.NewReplacer("ID", u.ID, "KID", "k").Replace(ep.path)
+		path := issuer.AdminPath + strings.NewReplacer("CID", "svc", "KID", "k", "ID", u.ID).Replace(ep.path)
 		if r := e.json(ep.method, path, at, ep.body); r.Status != http.StatusForbidden || r.str("error") != "insufficient_scope" {
 			t.Errorf("%s %s as a non-admin: %d %s", ep.method, path, r.Status, r.Raw)
 		}
@@ -173,6 +178,9 @@ func TestAdminNeedsRole(t *testing.T) {
 	}
 	if u, _ := e.store.UserByID(context.Background(), u.ID); u.Disabled || len(u.Roles) != 1 {
 		t.Error("a refused admin call changed the user")
+	}
+	if _, err := e.store.Client(context.Background(), "svc"); err != nil {
+		t.Error("a refused admin call deleted the client")
 	}
 }
 
@@ -268,6 +276,26 @@ func TestAdminAPI(t *testing.T) {
 	call("POST", "/revocations", `{"kind":"token","id":"some-jti","expires":"2030-01-01T00:00:00Z"}`, 200)
 	call("POST", "/revocations", `{"kind":"user","id":"`+id+`"}`, 200)
 
+	// Clients: the secret is shown once, at creation and rotation, never
+	// in a listing.
+	made := call("POST", "/clients", `{"client_id":"reports","name":"Reports","grant_types":["client_credentials"],"scopes":["read"],"roles":["service"]}`, 201)
+	secret := made.str("client_secret")
+	seen = seen[:len(seen)-1] // the creation answer carries the secret by design
+	call("POST", "/clients", `{"client_id":"reports"}`, 409)
+	call("POST", "/clients", `{"grant_types":["implicit"]}`, 400)
+	list := call("GET", "/clients", "", 200)
+	if len(list.Body["clients"].([]any)) != 1 || strings.Contains(list.Raw, secret) || strings.Contains(list.Raw, "digest") {
+		t.Errorf("client list: %s", list.Raw)
+	}
+	rot := call("POST", "/clients/reports/secret?overlap=0s", "", 200)
+	seen = seen[:len(seen)-1] // so does the rotation answer
+	if rot.str("client_secret") == "" || rot.str("client_secret") == secret {
+		t.Errorf("rotation: %s", rot.Raw)
+	}
+	call("POST", "/clients/nope/secret", "", 404)
+	call("DELETE", "/clients/reports", "", 204)
+	call("DELETE", "/clients/reports", "", 404)
+
 	// The audit log names every admin action and can be filtered.
 	audit := call("GET", "/audit?type=admin_user_disabled", "", 200)
 	events := audit.Body["events"].([]any)
@@ -282,9 +310,12 @@ func TestAdminAPI(t *testing.T) {
 	}
 
 	for _, raw := range seen {
-		for _, secret := range []string{"argon2", "password_hash", "refresh_token", testPassword} {
-			if strings.Contains(raw, secret) {
-				t.Errorf("an admin response contains %q: %s", secret, raw)
+		if len(raw) == 0 {
+			continue
+		}
+		for _, leak := range []string{"argon2", "password_hash", "refresh_token", "digest", testPassword, secret, rot.str("client_secret")} {
+			if strings.Contains(raw, leak) {
+				t.Errorf("an admin response contains %q: %s", leak, raw)
 			}
 		}
 	}
