@@ -200,7 +200,7 @@ func Fetch(ctx context.Context, client *http.Client, issuer string, opt Options)
 func parse(data []byte) (*Metadata, error) {
 	m := &Metadata{}
 	d := strictjson.NewDecoder(data)
-	err := d.Object(func(name []byte) error {
+	err := d.Document(func(name []byte) error {
 		s, list := m.member(string(name))
 		switch {
 		case s != nil:
@@ -216,9 +216,6 @@ func parse(data []byte) (*Metadata, error) {
 		}
 		return d.Skip()
 	})
-	if err == nil {
-		err = d.End()
-	}
 	if err != nil {
 		return nil, fmt.Errorf("discovery: parsing metadata: %w", err)
 	}

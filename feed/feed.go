@@ -116,7 +116,7 @@ func ParsePage(data []byte) (*Page, error) {
 	d := strictjson.NewDecoder(data)
 	p := &Page{Revocations: []Entry{}}
 	sawCursor := false
-	err := d.Object(func(name []byte) error {
+	err := d.Document(func(name []byte) error {
 		var err error
 		switch string(name) {
 		case "revocations":
@@ -135,9 +135,6 @@ func ParsePage(data []byte) (*Page, error) {
 		}
 		return err
 	})
-	if err == nil {
-		err = d.End()
-	}
 	if err != nil {
 		return nil, fmt.Errorf("feed: page: %w", err)
 	}

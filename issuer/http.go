@@ -214,14 +214,11 @@ func readParams(r *http.Request) (map[string]string, error) {
 		}
 	case "application/json":
 		d := strictjson.NewDecoder(body)
-		err := d.Object(func(name []byte) error {
+		err := d.Document(func(name []byte) error {
 			v, err := d.String()
 			params[string(name)] = v
 			return err
 		})
-		if err == nil {
-			err = d.End()
-		}
 		if err != nil {
 			return nil, invalidRequest("malformed JSON body: must be one object of string members, each once")
 		}

@@ -27,7 +27,7 @@ func readJSON(r *http.Request, fields map[string]any) error {
 		return invalidRequest("request body over %d bytes", maxBody)
 	}
 	d := strictjson.NewDecoder(body)
-	err = d.Object(func(name []byte) error {
+	err = d.Document(func(name []byte) error {
 		dst, ok := fields[string(name)]
 		if !ok {
 			return fmt.Errorf("unknown member %q", name)
@@ -53,9 +53,6 @@ func readJSON(r *http.Request, fields map[string]any) error {
 		}
 		return err
 	})
-	if err == nil {
-		err = d.End()
-	}
 	if err != nil {
 		return invalidRequest("malformed JSON body: %v", err)
 	}

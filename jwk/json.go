@@ -117,7 +117,7 @@ func ParseSet(data []byte) (*Set, error) {
 	d := strictjson.NewDecoder(data)
 	set := &Set{}
 	sawKeys := false
-	err := d.Object(func(name []byte) error {
+	err := d.Document(func(name []byte) error {
 		if string(name) != "keys" {
 			return d.Skip()
 		}
@@ -134,9 +134,6 @@ func ParseSet(data []byte) (*Set, error) {
 			return nil
 		})
 	})
-	if err == nil {
-		err = d.End()
-	}
 	if err != nil {
 		return nil, fmt.Errorf("jwk: parsing key set: %w", err)
 	}

@@ -78,8 +78,11 @@ type HasherConfig struct {
 	// accepted, for tests and for hardware that cannot afford it.
 	Params Params
 
-	// MaxConcurrent is how many hashes run at once, and so bounds peak
-	// memory at about MaxConcurrent × Params.Memory. Zero means
+	// MaxConcurrent is how many hashes run at once, and so bounds the
+	// memory hashing holds at MaxConcurrent × Params.Memory. Each hash
+	// allocates afresh and the garbage collector returns blocks late, so
+	// the process peak is a few times that, but bounded whatever the
+	// number of logins (see docs/BENCHMARKS.md). Zero means
 	// runtime.NumCPU(): argon2id is CPU-bound, so more would only queue on
 	// the scheduler while holding their memory.
 	MaxConcurrent int

@@ -163,7 +163,7 @@ func parseHeader(d *strictjson.Decoder, data []byte) (Header, error) {
 	var h Header
 	var sawCrit bool
 	d.Reset(data)
-	err := d.Object(func(name []byte) error {
+	err := d.Document(func(name []byte) error {
 		var err error
 		switch string(name) {
 		case "alg":
@@ -180,9 +180,6 @@ func parseHeader(d *strictjson.Decoder, data []byte) (Header, error) {
 		}
 		return err
 	})
-	if err == nil {
-		err = d.End()
-	}
 	if err != nil {
 		return h, fmt.Errorf("%w: header: %w", ErrMalformed, err)
 	}
@@ -196,7 +193,7 @@ func parseHeader(d *strictjson.Decoder, data []byte) (Header, error) {
 func parseClaims(d *strictjson.Decoder, data []byte, c *Claims) error {
 	var sawExp, sawIat bool
 	d.Reset(data)
-	err := d.Object(func(name []byte) error {
+	err := d.Document(func(name []byte) error {
 		var err error
 		switch string(name) {
 		case "iss":
@@ -228,9 +225,6 @@ func parseClaims(d *strictjson.Decoder, data []byte, c *Claims) error {
 		}
 		return err
 	})
-	if err == nil {
-		err = d.End()
-	}
 	if err != nil {
 		return fmt.Errorf("%w: claims: %w", ErrMalformed, err)
 	}

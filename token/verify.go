@@ -326,11 +326,7 @@ func DecodeUnverified(raw string) (header, claims []byte, err error) {
 	var d strictjson.Decoder
 	for _, part := range [][]byte{header, claims} {
 		d.Reset(part)
-		err := d.Object(func([]byte) error { return d.Skip() })
-		if err == nil {
-			err = d.End()
-		}
-		if err != nil {
+		if err := d.Document(func([]byte) error { return d.Skip() }); err != nil {
 			return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 		}
 	}

@@ -402,3 +402,12 @@ func (d *Decoder) hex4() (rune, error) {
 	d.pos += 4
 	return r, nil
 }
+
+// Document reads a whole JSON text that must be one object, as Object
+// does, and reports an error if anything but white space follows it.
+func (d *Decoder) Document(member func(name []byte) error) error {
+	if err := d.Object(member); err != nil {
+		return err
+	}
+	return d.End()
+}
