@@ -9,41 +9,23 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/waxseal/waxseal"
 	"github.com/waxseal/waxseal/internal/dburl"
+	"github.com/waxseal/waxseal/internal/e2e/issuertest"
 	"github.com/waxseal/waxseal/internal/sqlstore/pgtest"
 	"github.com/waxseal/waxseal/issuer"
 	"github.com/waxseal/waxseal/keyring"
 	"github.com/waxseal/waxseal/password"
-	"github.com/waxseal/waxseal/postgres"
-	"github.com/waxseal/waxseal/sqlite"
 )
 
-// clock is a settable clock shared by the issuer, its keys and its tests,
+// clock is the settable clock the issuer, its keys and its tests share,
 // so that expiry and grace windows are tested without sleeping.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+type clock = issuertest.Clock
 
 // engine opens a fresh, migrated store.
 type engine struct {
@@ -51,32 +33,12 @@ type engine struct {
 	open func(t testing.TB) dburl.DB
 }
 
-func sqliteEngine() engine {
-	return engine{"sqlite", func(t testing.TB) dburl.DB {
-		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "waxseal.db"))
-		return migrated(t, db, err)
-	}}
-}
+func sqliteEngine() engine { return engine{"sqlite", issuertest.SQLite} }
 
 // postgresEngine opens a schema of its own in the test database; two calls
 // with the same url give two instances sharing one database.
 func postgresEngine(url func(t testing.TB) string) engine {
-	return engine{"postgres", func(t testing.TB) dburl.DB {
-		db, err := postgres.Open(context.Background(), url(t))
-		return migrated(t, db, err)
-	}}
-}
-
-func migrated[DB dburl.DB](t testing.TB, db DB, err error) dburl.DB {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return db
+	return engine{"postgres", issuertest.PostgresAt(url)}
 }
 
 // forEachEngine runs test on SQLite and on PostgreSQL.
@@ -116,7 +78,7 @@ var testMasterKey = func() keyring.MasterKey {
 func newEnv(t testing.TB, store waxseal.Store, clk *clock, opts ...envOption) *env {
 	t.Helper()
 	if clk == nil {
-		clk = &clock{t: time.Now().Truncate(time.Second)}
+		clk = issuertest.NewClock()
 	}
 	ring, err := keyring.Open(context.Background(), store, testMasterKey, keyring.Config{Now: clk.Now})
 	if err != nil {

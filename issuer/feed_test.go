@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/waxseal/waxseal/feed"
+	"github.com/waxseal/waxseal/internal/e2e/issuertest"
 	"github.com/waxseal/waxseal/internal/sqlstore/pgtest"
 	"github.com/waxseal/waxseal/issuer"
 )
@@ -157,7 +158,7 @@ func TestFeedResumes(t *testing.T) {
 func TestFeedAcrossInstances(t *testing.T) {
 	url := pgtest.URL(t)
 	eng := postgresEngine(func(testing.TB) string { return url })
-	clk := &clock{t: time.Now().Truncate(time.Second)}
+	clk := issuertest.NewClock()
 	a := newEnv(t, eng.open(t), clk)
 	b := newEnv(t, eng.open(t), clk)
 	a.addUser("alice", testPassword)

@@ -9,8 +9,8 @@ import (
 	"os"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/waxseal/waxseal/internal/e2e/issuertest"
 	"github.com/waxseal/waxseal/internal/sqlstore/pgtest"
 	"github.com/waxseal/waxseal/issuer"
 	"github.com/waxseal/waxseal/password"
@@ -48,7 +48,7 @@ func TestBruteForceAcrossInstances(t *testing.T) {
 	prefix := "waxseal-test-" + rand.Text()[:10] + ":"
 	db := pgtest.URL(t)
 	eng := postgresEngine(func(testing.TB) string { return db })
-	clk := &clock{t: time.Now().Truncate(time.Second)}
+	clk := issuertest.NewClock()
 	var instances []*env
 	for range 3 {
 		instances = append(instances, newEnv(t, eng.open(t), clk, func(c *issuer.Config, _ *password.HasherConfig) {

@@ -26,39 +26,24 @@ func runKeys(ctx context.Context, args []string, io IO) error {
 // a new ring; the others fail when there is none, so that a mistyped
 // --database does not silently create one.
 func withRing(ctx context.Context, name, argsUsage string, nargs int, args []string, io IO, extra func(*flag.FlagSet), fn func(*flag.FlagSet, *keyring.Ring, *issuer.Accounts) error) error {
-	fs := newFlags(name, argsUsage, io)
-	df := addDBFlags(fs)
-	if extra != nil {
-		extra(fs)
-	}
-	if err := parse(fs, args, nargs); err != nil {
-		return err
-	}
-	db, err := df.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	recs, err := db.LoadKeys(ctx)
-	if err != nil {
-		return err
-	}
-	generate := name == "keys generate"
-	switch {
-	case generate && len(recs) > 0:
-		return fmt.Errorf("%s already holds signing keys; use 'waxseal keys rotate' to add one", *df.database)
-	case !generate && len(recs) == 0:
-		return fmt.Errorf("%s holds no signing keys (run 'waxseal keys generate' or 'waxseal serve' first)", *df.database)
-	}
-	r, err := df.ring(ctx, db, generate, io)
-	if err != nil {
-		return err
-	}
-	a, err := df.accounts(db, io)
-	if err != nil {
-		return err
-	}
-	return fn(fs, r, a)
+	return withDB(ctx, name, argsUsage, nargs, args, io, extra, func(c dbCommand) error {
+		recs, err := c.db.LoadKeys(ctx)
+		if err != nil {
+			return err
+		}
+		generate := name == "keys generate"
+		switch {
+		case generate && len(recs) > 0:
+			return fmt.Errorf("%s already holds signing keys; use 'waxseal keys rotate' to add one", *c.df.database)
+		case !generate && len(recs) == 0:
+			return fmt.Errorf("%s holds no signing keys (run 'waxseal keys generate' or 'waxseal serve' first)", *c.df.database)
+		}
+		r, err := c.df.ring(ctx, c.db, generate, io)
+		if err != nil {
+			return err
+		}
+		return fn(c.fs, r, c.acct)
+	})
 }
 
 func runKeysGenerate(ctx context.Context, args []string, io IO) error {

@@ -31,9 +31,18 @@ func runUser(ctx context.Context, args []string, io IO) error {
 	}, []string{"add", "list", "disable", "enable", "roles", "passwd", "sessions"})
 }
 
-// withAccounts parses the flags of an account command, opens the database
-// and runs fn.
-func withAccounts(ctx context.Context, name, argsUsage string, nargs int, args []string, io IO, extra func(*flag.FlagSet), fn func(*flag.FlagSet, dburl.DB, *issuer.Accounts) error) error {
+// dbCommand is what a database command gets: its parsed flags, the
+// database, and the account manager on it.
+type dbCommand struct {
+	fs   *flag.FlagSet
+	df   dbFlags
+	db   dburl.DB
+	acct *issuer.Accounts
+}
+
+// withDB parses the flags of a database command (extra adds its own),
+// opens and migrates the database, and runs fn.
+func withDB(ctx context.Context, name, argsUsage string, nargs int, args []string, io IO, extra func(*flag.FlagSet), fn func(dbCommand) error) error {
 	fs := newFlags(name, argsUsage, io)
 	df := addDBFlags(fs)
 	if extra != nil {
@@ -51,7 +60,13 @@ func withAccounts(ctx context.Context, name, argsUsage string, nargs int, args [
 	if err != nil {
 		return err
 	}
-	return fn(fs, db, a)
+	return fn(dbCommand{fs: fs, df: df, db: db, acct: a})
+}
+
+// withAccounts is withDB for commands that need the flags, the database
+// and the account manager.
+func withAccounts(ctx context.Context, name, argsUsage string, nargs int, args []string, io IO, extra func(*flag.FlagSet), fn func(*flag.FlagSet, dburl.DB, *issuer.Accounts) error) error {
+	return withDB(ctx, name, argsUsage, nargs, args, io, extra, func(c dbCommand) error { return fn(c.fs, c.db, c.acct) })
 }
 
 func runUserAdd(ctx context.Context, args []string, io IO) error {

@@ -75,9 +75,15 @@ func SQLite(t testing.TB) dburl.DB {
 }
 
 // Postgres opens a store in a schema of its own in the test database.
-func Postgres(t testing.TB) dburl.DB {
-	db, err := postgres.Open(context.Background(), pgtest.URL(t))
-	return migrated(t, db, err)
+func Postgres(t testing.TB) dburl.DB { return PostgresAt(pgtest.URL)(t) }
+
+// PostgresAt opens stores in the database url returns: two opens with the
+// same URL are two instances sharing one database.
+func PostgresAt(url func(testing.TB) string) func(testing.TB) dburl.DB {
+	return func(t testing.TB) dburl.DB {
+		db, err := postgres.Open(context.Background(), url(t))
+		return migrated(t, db, err)
+	}
 }
 
 func migrated[DB dburl.DB](t testing.TB, db DB, err error) dburl.DB {
