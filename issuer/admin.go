@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/waxseal/waxseal"
-	"github.com/waxseal/waxseal/keyring"
 	"github.com/waxseal/waxseal/token"
 )
 
@@ -198,27 +197,8 @@ func (s *Server) adminEndUserSessions(w http.ResponseWriter, r *http.Request, c 
 	return nil
 }
 
-type keyView struct {
-	ID          string    `json:"kid"`
-	Algorithm   string    `json:"alg"`
-	State       string    `json:"state"`
-	Created     time.Time `json:"created"`
-	Activates   time.Time `json:"activates"`
-	Deactivates time.Time `json:"deactivates"`
-	Retires     time.Time `json:"retires"`
-}
-
-func viewKey(k keyring.Info) keyView {
-	return keyView{k.ID, string(k.Algorithm), string(k.State), k.Created.UTC(), k.Activates.UTC(), k.Deactivates.UTC(), k.Retires.UTC()}
-}
-
 func (s *Server) adminListKeys(w http.ResponseWriter, r *http.Request, c *token.Claims) error {
-	keys := s.keys.Keys()
-	out := make([]keyView, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, viewKey(k))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"keys": out})
+	writeJSON(w, http.StatusOK, map[string]any{"keys": s.keys.Keys()})
 	return nil
 }
 
@@ -231,7 +211,7 @@ func (s *Server) adminRotateKey(w http.ResponseWriter, r *http.Request, c *token
 		return err
 	}
 	s.adminAudit(r, c, "key_rotated", "", "new key "+info.ID)
-	writeJSON(w, http.StatusOK, viewKey(info))
+	writeJSON(w, http.StatusOK, info)
 	return nil
 }
 
@@ -246,7 +226,7 @@ func (s *Server) adminCompromiseKey(w http.ResponseWriter, r *http.Request, c *t
 		return err
 	}
 	s.adminAudit(r, c, "key_compromised", "", "key "+kid)
-	writeJSON(w, http.StatusOK, viewKey(info))
+	writeJSON(w, http.StatusOK, info)
 	return nil
 }
 

@@ -24,16 +24,17 @@ const (
 	StateCompromised State = "compromised" // dropped at once, whatever its times said
 )
 
-// Info describes one key for operators. It holds nothing secret.
+// Info describes one key for operators. It holds nothing secret, and its
+// JSON form is what the command line and the admin API show.
 type Info struct {
-	ID          string
-	Algorithm   jwk.Algorithm
-	State       State
-	Created     time.Time
-	Activates   time.Time
-	Deactivates time.Time
-	Retires     time.Time
-	Compromised time.Time // zero unless compromised
+	ID          string        `json:"kid"`
+	Algorithm   jwk.Algorithm `json:"alg"`
+	State       State         `json:"state"`
+	Created     time.Time     `json:"created"`
+	Activates   time.Time     `json:"activates"`
+	Deactivates time.Time     `json:"deactivates"`
+	Retires     time.Time     `json:"retires"`
+	Compromised time.Time     `json:"compromised,omitzero"` // zero unless compromised
 }
 
 // Ring holds an issuer's signing keys and moves them through their

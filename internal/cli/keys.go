@@ -104,26 +104,7 @@ func runKeysJWKS(ctx context.Context, args []string, io IO) error {
 
 func printKeys(io IO, keys []keyring.Info, asJSON bool) error {
 	if asJSON {
-		type key struct {
-			ID          string    `json:"kid"`
-			Algorithm   string    `json:"alg"`
-			State       string    `json:"state"`
-			Created     time.Time `json:"created"`
-			Activates   time.Time `json:"activates"`
-			Deactivates time.Time `json:"deactivates"`
-			Retires     time.Time `json:"retires"`
-			Compromised time.Time `json:"compromised,omitzero"`
-		}
-		out := []key{}
-		for _, k := range keys {
-			out = append(out, key{k.ID, string(k.Algorithm), string(k.State), k.Created, k.Activates, k.Deactivates, k.Retires, k.Compromised})
-		}
-		b, err := json.MarshalIndent(out, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(io.Out, "%s\n", b)
-		return err
+		return printJSON(io, keys)
 	}
 	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KID\tALG\tSTATE\tSIGNS FROM\tSIGNS UNTIL\tPUBLISHED UNTIL")
