@@ -109,11 +109,7 @@ func (a *Accounts) FindUser(ctx context.Context, nameOrID string) (*waxseal.User
 // revocation appended to the log.
 func (a *Accounts) EndUser(ctx context.Context, userID string, disable bool, reason, ip string) (*waxseal.Revocation, error) {
 	now := a.now()
-	rev := a.revocation(waxseal.RevokeSubject, userID, now)
-	// Tokens carry whole-second iat; a not-before of the next whole second
-	// catches every token issued up to now (and, failing closed, any issued
-	// later in the same second).
-	rev.NotBefore = now.Truncate(time.Second).Add(time.Second)
+	rev := a.subjectRevocation(userID, now)
 	r, err := a.Store.EndSessions(ctx, waxseal.EndParams{
 		UserID: userID, Now: now, Reason: reason, Revocation: rev, DisableUser: disable,
 	})
@@ -229,4 +225,25 @@ func (a *Accounts) CompromiseKey(ctx context.Context, ring *keyring.Ring, kid st
 	}
 	a.Audit(ctx, waxseal.AuditEvent{Type: "key_compromised", Detail: "key " + kid})
 	return info, rev, nil
+}
+
+// subjectRevocation revokes every token of sub issued up to now. Tokens
+// carry whole-second iat; a not-before of the next whole second catches
+// every token issued up to now (and, failing closed, any issued later in
+// the same second).
+func (a *Accounts) subjectRevocation(sub string, now time.Time) waxseal.Revocation {
+	rev := a.revocation(waxseal.RevokeSubject, sub, now)
+	rev.NotBefore = now.Truncate(time.Second).Add(time.Second)
+	return rev
+}
+
+// RevokeSubject revokes every token issued to sub until now, for a subject
+// that has no sessions to end, such as a client.
+func (a *Accounts) RevokeSubject(ctx context.Context, sub, reason, ip string) (*waxseal.Revocation, error) {
+	rev, err := a.Store.AppendRevocation(ctx, a.subjectRevocation(sub, a.now()))
+	if err != nil {
+		return nil, err
+	}
+	a.Audit(ctx, waxseal.AuditEvent{Type: reason, ClientID: sub, IP: ip})
+	return rev, nil
 }

@@ -125,16 +125,17 @@ func (s *Server) adminSetDisabled(disable bool) func(http.ResponseWriter, *http.
 		if err != nil {
 			return err
 		}
+		action := "user_enabled"
 		if disable {
-			err = s.applied(s.acct.EndUser(r.Context(), u.ID, true, "user_disabled", s.ip(r)))
-			s.adminAudit(r, c, "user_disabled", u.ID, "")
+			action = "user_disabled"
+			err = s.applied(s.acct.EndUser(r.Context(), u.ID, true, action, s.ip(r)))
 		} else {
 			err = s.acct.EnableUser(r.Context(), u)
-			s.adminAudit(r, c, "user_enabled", u.ID, "")
 		}
 		if err != nil {
 			return err
 		}
+		s.adminAudit(r, c, action, u.ID, "")
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}

@@ -109,10 +109,7 @@ func (a *Accounts) RotateClientSecret(ctx context.Context, id string, overlap ti
 
 // DeleteClient deletes the client and revokes every token issued to it.
 func (a *Accounts) DeleteClient(ctx context.Context, id string) (*waxseal.Revocation, error) {
-	now := a.now()
-	rev := a.revocation(waxseal.RevokeSubject, id, now)
-	rev.NotBefore = now.Truncate(time.Second).Add(time.Second)
-	r, err := a.Store.DeleteClient(ctx, id, rev)
+	r, err := a.Store.DeleteClient(ctx, id, a.subjectRevocation(id, a.now()))
 	if err != nil {
 		return nil, err
 	}

@@ -198,3 +198,26 @@ func TestIntrospection(t *testing.T) {
 		}
 	})
 }
+
+func TestClientLogoutAll(t *testing.T) {
+	e := newEnv(t, sqliteEngine().open(t), nil)
+	secret := e.addClient("svc", []string{issuer.GrantClientCredentials}, nil, nil)
+	get := func() string {
+		r := e.postForm(issuer.TokenPath, url.Values{"grant_type": {"client_credentials"}, "client_id": {"svc"}, "client_secret": {secret}}, "")
+		if r.Status != http.StatusOK {
+			t.Fatalf("client token: %d %s", r.Status, r.Raw)
+		}
+		return r.str("access_token")
+	}
+	a, b := get(), get()
+	if r := e.postForm(issuer.LogoutAllPath, nil, a); r.Status != http.StatusNoContent {
+		t.Fatalf("logout-all with a client's token: %d %s", r.Status, r.Raw)
+	}
+	if e.works(a) || e.works(b) {
+		t.Error("a client token survived its logout-all")
+	}
+	e.clock.Advance(time.Second)
+	if !e.works(get()) {
+		t.Error("a new client token after logout-all is refused")
+	}
+}

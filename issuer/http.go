@@ -26,9 +26,10 @@ func (s *Server) routes() {
 	p := s.prefix
 	// RFC 8414 §3.1 puts the well-known suffix before the issuer's path;
 	// OpenID Connect Discovery appends it. Both are served.
-	s.mux.HandleFunc("GET /.well-known/oauth-authorization-server"+p, s.handleMetadata)
-	s.mux.HandleFunc("GET "+p+"/.well-known/openid-configuration", s.handleMetadata)
-	s.mux.HandleFunc("GET "+p+JWKSPath, s.handleJWKS)
+	s.mux.Handle("/.well-known/oauth-authorization-server"+p, s.endpoint("metadata", methods{"GET": s.handleMetadata}))
+	s.mux.Handle(p+"/.well-known/openid-configuration", s.endpoint("metadata", methods{"GET": s.handleMetadata}))
+	s.mux.Handle(p+JWKSPath, s.endpoint("jwks", methods{"GET": s.handleJWKS}))
+	s.mux.Handle(p+OpenAPIPath, s.endpoint("openapi", methods{"GET": s.handleOpenAPI}))
 	s.mux.Handle(p+TokenPath, s.endpoint("token", methods{"POST": s.handleToken}))
 	s.mux.Handle(p+RevokePath, s.endpoint("revoke", methods{"POST": s.handleRevoke}))
 	s.mux.Handle(p+IntrospectPath, s.endpoint("introspect", methods{"POST": s.handleIntrospect}))
@@ -60,12 +61,17 @@ func (s *Server) routes() {
 	s.mux.Handle(a+"/keys/{kid}/compromise", s.endpoint("admin_key_compromise", methods{"POST": admin(s.adminCompromiseKey)}))
 	s.mux.Handle(a+"/revocations", s.endpoint("admin_revoke", methods{"POST": admin(s.adminRevoke)}))
 	s.mux.Handle(a+"/audit", s.endpoint("admin_audit", methods{"GET": admin(s.adminAuditLog)}))
-	s.mux.HandleFunc("GET "+p+LivePath, func(w http.ResponseWriter, _ *http.Request) {
+	s.mux.Handle(p+LivePath, s.endpoint("livez", methods{"GET": func(w http.ResponseWriter, _ *http.Request) error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "ok\n")
-	})
-	s.mux.HandleFunc("GET "+p+ReadyPath, s.handleReady)
-	s.mux.Handle("GET "+p+MetricsPath, promhttp.HandlerFor(s.cfg.Registerer, promhttp.HandlerOpts{}))
+		_, err := io.WriteString(w, "ok\n")
+		return err
+	}}))
+	s.mux.Handle(p+ReadyPath, s.endpoint("readyz", methods{"GET": s.handleReady}))
+	metrics := promhttp.HandlerFor(s.cfg.Registerer, promhttp.HandlerOpts{})
+	s.mux.Handle(p+MetricsPath, s.endpoint("metrics", methods{"GET": func(w http.ResponseWriter, r *http.Request) error {
+		metrics.ServeHTTP(w, r)
+		return nil
+	}}))
 	// Everything else: a JSON 404 rather than the mux's text one.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &oauthError{Status: http.StatusNotFound, Code: "not_found", Description: "no such endpoint"})

@@ -43,6 +43,7 @@ const (
 	SignupPath      = "/v1/signup"
 	AdminPath       = "/v1/admin"
 	LivePath        = "/livez"
+	OpenAPIPath     = "/openapi.yaml"
 	ReadyPath       = "/readyz"
 	MetricsPath     = "/metrics"
 )
@@ -191,17 +192,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // Metadata returns the issuer's RFC 8414 metadata.
 func (s *Server) Metadata() *discovery.Metadata {
 	return &discovery.Metadata{
-		Issuer:                                 s.cfg.Issuer,
-		TokenEndpoint:                          s.base + TokenPath,
-		JWKSURI:                                s.base + JWKSPath,
-		RevocationEndpoint:                     s.base + RevokePath,
-		UserinfoEndpoint:                       s.base + UserinfoPath,
-		RevocationFeedEndpoint:                 s.base + RevocationsPath,
-		GrantTypesSupported:                    []string{"password", "refresh_token"},
-		ResponseTypesSupported:                 []string{"token"},
-		TokenEndpointAuthMethodsSupported:      []string{"none"},
-		RevocationEndpointAuthMethodsSupported: []string{"none"},
-		ScopesSupported:                        s.cfg.Scopes,
+		Issuer:                                    s.cfg.Issuer,
+		TokenEndpoint:                             s.base + TokenPath,
+		JWKSURI:                                   s.base + JWKSPath,
+		RevocationEndpoint:                        s.base + RevokePath,
+		UserinfoEndpoint:                          s.base + UserinfoPath,
+		RevocationFeedEndpoint:                    s.base + RevocationsPath,
+		IntrospectionEndpoint:                     s.base + IntrospectPath,
+		GrantTypesSupported:                       []string{GrantPassword, GrantRefreshToken, GrantClientCredentials},
+		ResponseTypesSupported:                    []string{"token"},
+		TokenEndpointAuthMethodsSupported:         []string{"none", "client_secret_basic", "client_secret_post"},
+		RevocationEndpointAuthMethodsSupported:    []string{"none"},
+		IntrospectionEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
+		ScopesSupported:                           s.cfg.Scopes,
 	}
 }
 

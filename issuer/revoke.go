@@ -112,7 +112,15 @@ func (s *Server) handleLogoutAll(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return errAnswered
 	}
-	if err := s.applied(s.acct.EndUser(r.Context(), c.Subject, false, "logout_all", s.ip(r))); err != nil {
+	var rev *waxseal.Revocation
+	var err error
+	if c.SessionID == "" {
+		// A client's own token: no sessions, but every token of it ends.
+		rev, err = s.acct.RevokeSubject(r.Context(), c.Subject, "logout_all", s.ip(r))
+	} else {
+		rev, err = s.acct.EndUser(r.Context(), c.Subject, false, "logout_all", s.ip(r))
+	}
+	if err := s.applied(rev, err); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

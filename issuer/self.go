@@ -18,6 +18,8 @@ func (s *Server) authed(role string, h func(http.ResponseWriter, *http.Request, 
 		if !ok {
 			return errAnswered
 		}
+		// Answers to a bearer are about that bearer: no cache may keep them.
+		w.Header().Set("Cache-Control", "no-store")
 		if role != "" && !c.HasRole(role) {
 			s.log.InfoContext(r.Context(), "refused: missing role", "role", role, "sub", c.Subject, "path", r.URL.Path)
 			return &oauthError{Status: http.StatusForbidden, Code: "insufficient_scope", Description: "this needs role " + role,
