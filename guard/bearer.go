@@ -22,7 +22,7 @@ var (
 func BearerToken(r *http.Request) (string, error) {
 	// A token in the query string leaks into logs and Referer headers; it
 	// is refused outright, alone or beside a header (RFC 6750 §2.3, §3.1).
-	if r.URL.Query().Has("access_token") {
+	if strings.Contains(r.URL.RawQuery, "access_token") && r.URL.Query().Has("access_token") {
 		return "", ErrBadRequest
 	}
 	vals := r.Header.Values("Authorization")
