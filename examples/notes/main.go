@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/waxseal/waxseal/cors"
 	"github.com/waxseal/waxseal/examples/notes/notes"
 	"github.com/waxseal/waxseal/guard"
 )
@@ -22,11 +23,12 @@ func main() {
 	issuer := flag.String("issuer", "http://127.0.0.1:8080", "URL of the waxseal issuer whose tokens are accepted")
 	audience := flag.String("audience", "notes", "this service's name in the tokens' \"aud\"")
 	database := flag.String("database", "notes.db", "SQLite file of the notes, shared by every instance")
+	origin := flag.String("allow-origin", "", "a browser origin (such as https://app.example.com) allowed to call the API; none by default")
 	flag.Parse()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, log, *listen, notes.Config{
+	if err := run(ctx, log, *listen, *origin, notes.Config{
 		Guard: guard.Config{Issuer: *issuer, Audience: *audience}, Database: *database, Logger: log,
 	}); err != nil {
 		log.Error("notes", "err", err)
@@ -34,14 +36,24 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, log *slog.Logger, listen string, cfg notes.Config) error {
+func run(ctx context.Context, log *slog.Logger, listen, origin string, cfg notes.Config) error {
 	srv, err := notes.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
+	var handler http.Handler = srv
+	if origin != "" {
+		// The browser sends the token in the Authorization header, so a
+		// preflight must allow that header; no cookies, no credentials.
+		c, err := cors.New(cors.Config{AllowedOrigins: []string{origin}})
+		if err != nil {
+			return err
+		}
+		handler = c.Handler(srv)
+	}
 	hs := &http.Server{
-		Addr: listen, Handler: srv,
+		Addr: listen, Handler: handler,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 	}
