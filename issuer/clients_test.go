@@ -221,3 +221,41 @@ func TestClientLogoutAll(t *testing.T) {
 		t.Error("a new client token after logout-all is refused")
 	}
 }
+
+// TestRegisteredClientTokensNeedTheClient: a registered client's refresh
+// token cannot be refreshed anonymously, and deleting the client ends the
+// sessions users opened through it, everywhere.
+func TestRegisteredClientTokensNeedTheClient(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, eng engine) {
+		e := newEnv(t, eng.open(t), nil)
+		e.addUser("alice", testPassword)
+		secret := e.addClient("web", []string{issuer.GrantPassword, issuer.GrantRefreshToken}, nil, nil)
+		login := e.postForm(issuer.TokenPath, url.Values{"grant_type": {"password"}, "username": {"alice"},
+			"password": {testPassword}, "client_id": {"web"}, "client_secret": {secret}}, "")
+		if login.Status != http.StatusOK {
+			t.Fatalf("login: %d %s", login.Status, login.Raw)
+		}
+		rt, at := login.str("refresh_token"), login.str("access_token")
+		if r := e.refresh(rt); r.Status != http.StatusUnauthorized || r.str("error") != "invalid_client" {
+			t.Errorf("anonymous refresh of a registered client's token: %d %s", r.Status, r.Raw)
+		}
+		ok := e.postForm(issuer.TokenPath, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {"web"}, "client_secret": {secret}}, "")
+		if ok.Status != http.StatusOK {
+			t.Fatalf("refresh with the client's credentials: %d %s", ok.Status, ok.Raw)
+		}
+		if _, err := e.acct.DeleteClient(context.Background(), "web"); err != nil {
+			t.Fatal(err)
+		}
+		for _, form := range []url.Values{
+			{"grant_type": {"refresh_token"}, "refresh_token": {ok.str("refresh_token")}, "client_id": {"web"}},
+			{"grant_type": {"refresh_token"}, "refresh_token": {ok.str("refresh_token")}},
+		} {
+			if r := e.postForm(issuer.TokenPath, form, ""); r.Status == http.StatusOK {
+				t.Errorf("refresh after the client was deleted: %d %s", r.Status, r.Raw)
+			}
+		}
+		if !e.refusedSoon(ok.str("access_token")) || e.works(at) {
+			t.Error("an access token of a deleted client's session still works")
+		}
+	})
+}

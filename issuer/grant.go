@@ -212,16 +212,25 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, params map
 		return invalidGrant("unknown refresh token", nil)
 	}
 	// A refresh token is bound to the client it was issued to (RFC 6749
-	// §6). A client that names itself is checked before the rotation, so
-	// that another client presenting the token changes nothing; a public
-	// client may leave its name out (RFC 6749 §3.2.1).
-	if ca.named {
-		if sess, err := s.store.SessionByRefresh(ctx, digest); errors.Is(err, waxseal.ErrNotFound) {
-			return invalidGrant("unknown refresh token", err)
-		} else if err != nil {
-			return err
-		} else if sess.ClientID != ca.id {
+	// §6), checked before the rotation, so that another client presenting
+	// it changes nothing. A public client may leave its name out (RFC 6749
+	// §3.2.1), but a registered client's token needs that client's
+	// credentials.
+	sess, err := s.store.SessionByRefresh(ctx, digest)
+	if errors.Is(err, waxseal.ErrNotFound) {
+		return invalidGrant("unknown refresh token", err)
+	}
+	if err != nil {
+		return err
+	}
+	if sess.ClientID != ca.id {
+		if ca.named {
 			return invalidGrant("the refresh token was issued to another client", nil)
+		}
+		if _, err := s.store.Client(ctx, sess.ClientID); err == nil {
+			return errBadClient(errors.New("a registered client's refresh token without its credentials"))
+		} else if !errors.Is(err, waxseal.ErrNotFound) {
+			return err
 		}
 	}
 	now := s.now()
@@ -241,7 +250,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, params map
 	if err != nil {
 		return err
 	}
-	sess := res.Session
+	sess = res.Session
 	s.metrics.refreshes.WithLabelValues(outcomeName(res.Outcome)).Inc()
 	switch res.Outcome {
 	case waxseal.Rotated:

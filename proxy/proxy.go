@@ -233,13 +233,19 @@ func hasPrefixFold(s, prefix string) bool {
 }
 
 // cleanPath reports whether p starts with "/" and has no empty, "." or ".."
-// segment (a trailing slash is allowed).
+// segment (a trailing slash is allowed), and no ";" or backslash.
 func cleanPath(p string) bool {
 	if !strings.HasPrefix(p, "/") {
 		return false
 	}
 	for seg := range strings.SplitSeq(strings.TrimSuffix(p[1:], "/"), "/") {
 		if seg == "." || seg == ".." || (seg == "" && len(p) > 1) {
+			return false
+		}
+		// Some servers drop ";params" from a segment ("/..;/admin" is
+		// "/../admin" to them) or read "\" as "/": a path they would
+		// resolve differently from the rules is refused, not guessed at.
+		if strings.ContainsAny(seg, ";\\") {
 			return false
 		}
 	}

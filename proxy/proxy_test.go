@@ -191,7 +191,7 @@ func TestBadInputNeverReachesUpstream(t *testing.T) {
 		})
 	}
 
-	for _, target := range []string{"/public/../admin/users", "/public/%2e%2e/admin/users", "//admin/users", "/./admin", "/admin/."} {
+	for _, target := range []string{"/public/../admin/users", "/public/%2e%2e/admin/users", "//admin/users", "/./admin", "/admin/.", "/public/..;/admin/users", "/public/%5c..%5cadmin/users"} {
 		t.Run("unclean path "+target, func(t *testing.T) {
 			r := send(t, http.MethodGet, p.URL, target, good)
 			if r.Status != http.StatusBadRequest {

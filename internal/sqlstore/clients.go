@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"time"
 
 	"github.com/waxseal/waxseal"
 )
@@ -67,26 +69,61 @@ func (s *Store) UpdateClient(ctx context.Context, c *waxseal.Client) error {
 }
 
 // DeleteClient deletes the client and appends rev in the same transaction,
-// so that no token of a deleted client outlives it unrevoked. A rev without
-// a Value gets the client's ID. waxseal.ErrNotFound, and nothing appended,
-// if there is no such client.
+// so that no token of a deleted client outlives it unrevoked. The sessions
+// users opened through the client end too, each with a session revocation:
+// their tokens name the client in client_id, not in sub, and a deleted
+// client's name must not let anyone refresh them as a public client. A rev
+// without a Value gets the client's ID. waxseal.ErrNotFound, and nothing
+// appended, if there is no such client.
 func (s *Store) DeleteClient(ctx context.Context, id string, rev waxseal.Revocation) (*waxseal.Revocation, error) {
 	if rev.Value == "" {
 		rev.Value = id
 	}
-	err := s.appendAfter(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM clients WHERE id = ?`), id)
 		if err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err == nil && n == 0 {
-			err = waxseal.ErrNotFound
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return waxseal.ErrNotFound
 		}
-		return err
-	}, &rev)
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT id FROM sessions WHERE client_id = ? AND ended IS NULL`+s.d.ForUpdate), id)
+		if err != nil {
+			return err
+		}
+		var sids []string
+		for rows.Next() {
+			var sid string
+			if err := rows.Scan(&sid); err != nil {
+				rows.Close()
+				return err
+			}
+			sids = append(sids, sid)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE sessions SET ended = ?, end_reason = 'client_deleted' WHERE client_id = ? AND ended IS NULL`),
+			s.tm(rev.Created), id); err != nil {
+			return err
+		}
+		if err := s.appendTx(ctx, tx, &rev); err != nil {
+			return err
+		}
+		for _, sid := range sids {
+			r := rev
+			r.Kind, r.Value, r.NotBefore = waxseal.RevokeSession, sid, time.Time{}
+			if err := s.appendTx(ctx, tx, &r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, s.fail("deleting client "+id, err)
 	}
+	s.appended()
 	return &rev, nil
 }
