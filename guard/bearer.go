@@ -36,7 +36,7 @@ func BearerToken(r *http.Request) (string, error) {
 	if !strings.EqualFold(scheme, "Bearer") {
 		return "", ErrNoToken
 	}
-	if !ok || tok == "" || strings.ContainsAny(tok, " \t") {
+	if !ok || tok == "" || strings.IndexByte(tok, ' ') >= 0 || strings.IndexByte(tok, '\t') >= 0 {
 		return "", ErrBadRequest
 	}
 	return tok, nil

@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/waxseal/waxseal/cors"
@@ -146,6 +147,7 @@ func New(cfg Config) (http.Handler, error) {
 		Transport:    transport(cfg),
 		ErrorHandler: p.upstreamError,
 		ErrorLog:     slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		BufferPool:   copyBuffers{},
 	}
 	if cfg.CORS != nil {
 		rp.ModifyResponse = dropCORSHeaders
@@ -360,4 +362,18 @@ func writeError(w http.ResponseWriter, status int, code, description string) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	io.WriteString(w, `{"error":"`+code+`","error_description":"`+description+`"}`+"\n")
+}
+
+// copyBuffers lends the reverse proxy its 32 KiB copy buffers, which it
+// would otherwise allocate afresh for every response.
+type copyBuffers struct{}
+
+var copyBufferPool = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+func (copyBuffers) Get() []byte { return copyBufferPool.Get().(*[32 << 10]byte)[:] }
+
+func (copyBuffers) Put(b []byte) {
+	if cap(b) == 32<<10 {
+		copyBufferPool.Put((*[32 << 10]byte)(b[:32<<10]))
+	}
 }
