@@ -74,16 +74,23 @@ func (s *Server) adminListUsers(w http.ResponseWriter, r *http.Request, c *token
 	if err != nil {
 		return err
 	}
-	out := make([]userViewT, 0, len(users))
-	for _, u := range users {
-		out = append(out, userView(u))
+	writePage(w, "users", users, limit, userView, func(u *waxseal.User) any { return u.Name })
+	return nil
+}
+
+// writePage answers one page of a listing: the items, shown through view,
+// under key, and "next" (the cursor of the last item, from next) when the
+// page is full and more may follow.
+func writePage[T, V any](w http.ResponseWriter, key string, items []T, limit int, view func(T) V, next func(T) any) {
+	out := make([]V, 0, len(items))
+	for _, x := range items {
+		out = append(out, view(x))
 	}
-	page := map[string]any{"users": out}
-	if len(users) == limit {
-		page["next"] = users[len(users)-1].Name
+	page := map[string]any{key: out}
+	if len(items) == limit {
+		page["next"] = next(items[len(items)-1])
 	}
 	writeJSON(w, http.StatusOK, page)
-	return nil
 }
 
 func (s *Server) adminCreateUser(w http.ResponseWriter, r *http.Request, c *token.Claims) error {
@@ -302,15 +309,9 @@ func (s *Server) adminAuditLog(w http.ResponseWriter, r *http.Request, c *token.
 	if err != nil {
 		return err
 	}
-	out := make([]auditView, 0, len(events))
-	for _, e := range events {
-		out = append(out, auditView{e.ID, e.Time.UTC(), e.Type, e.UserID, e.SessionID, e.ClientID, e.IP, e.Detail})
-	}
-	page := map[string]any{"events": out}
-	if len(events) == limit {
-		page["next"] = events[len(events)-1].ID
-	}
-	writeJSON(w, http.StatusOK, page)
+	writePage(w, "events", events, limit, func(e waxseal.AuditEvent) auditView {
+		return auditView{e.ID, e.Time.UTC(), e.Type, e.UserID, e.SessionID, e.ClientID, e.IP, e.Detail}
+	}, func(e waxseal.AuditEvent) any { return e.ID })
 	return nil
 }
 
@@ -343,15 +344,7 @@ func (s *Server) adminListClients(w http.ResponseWriter, r *http.Request, c *tok
 	if err != nil {
 		return err
 	}
-	out := make([]clientView, 0, len(clients))
-	for _, x := range clients {
-		out = append(out, viewClient(x))
-	}
-	page := map[string]any{"clients": out}
-	if len(clients) == limit {
-		page["next"] = clients[len(clients)-1].ID
-	}
-	writeJSON(w, http.StatusOK, page)
+	writePage(w, "clients", clients, limit, viewClient, func(c *waxseal.Client) any { return c.ID })
 	return nil
 }
 
