@@ -48,7 +48,6 @@ type Follower struct {
 	mu          sync.Mutex
 	cursor      int64     // guarded by mu
 	caughtUp    bool      // guarded by mu; a catch-up has completed
-	connected   bool      // guarded by mu; a stream is open
 	lastContact time.Time // guarded by mu; the last time the issuer answered
 	ready       chan struct{}
 }
@@ -90,24 +89,19 @@ func (f *Follower) Cursor() int64 {
 	return f.cursor
 }
 
-// Health reports whether a stream is open and when the issuer last answered.
-func (f *Follower) Health() (connected bool, lastContact time.Time) {
+// LastContact returns when the issuer last answered: a page, an event or a
+// keep-alive. An open stream hears a keep-alive every 15 s, so a silently
+// dead one shows as an old contact.
+func (f *Follower) LastContact() time.Time {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.connected, f.lastContact
+	return f.lastContact
 }
 
-func (f *Follower) contact(connected bool) {
+func (f *Follower) contact() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.connected = connected
 	f.lastContact = f.cfg.Now()
-}
-
-func (f *Follower) disconnected() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.connected = false
 }
 
 func (f *Follower) apply(entries []Entry) {
@@ -142,7 +136,6 @@ func (f *Follower) Run(ctx context.Context) {
 				backoff = f.cfg.MinBackoff
 			}
 		}
-		f.disconnected()
 		if ctx.Err() != nil {
 			return
 		}
@@ -188,7 +181,7 @@ func (f *Follower) catchUp(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		f.contact(false)
+		f.contact()
 		f.apply(page.Revocations)
 		if !page.More {
 			return nil
@@ -217,7 +210,7 @@ func (f *Follower) stream(ctx context.Context) (bool, error) {
 	if resp.StatusCode != http.StatusOK {
 		return false, fmt.Errorf("feed: stream: status %d", resp.StatusCode)
 	}
-	f.contact(true)
+	f.contact()
 	opened := time.Now()
 	// Only a stream that lasted resets the backoff: an issuer that answers
 	// and hangs up at once (one shutting down) must not be hammered.
@@ -253,7 +246,7 @@ func (f *Follower) stream(ctx context.Context) (bool, error) {
 	for {
 		select {
 		case ev := <-events:
-			f.contact(true)
+			f.contact()
 			idle.Reset(time.Minute)
 			if ev.Type != EventType {
 				continue

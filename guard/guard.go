@@ -205,8 +205,7 @@ func (g *Guard) Ready() bool {
 	default:
 		return false
 	}
-	_, last := g.follower.Health()
-	return g.now().Sub(last) <= g.stale
+	return g.now().Sub(g.follower.LastContact()) <= g.stale
 }
 
 // WaitReady blocks until the first catch-up of the feed, or ctx ends.
