@@ -99,18 +99,15 @@ func newEnv(t testing.TB, store waxseal.Store, clk *clock, opts ...envOption) *e
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := srv.CatchUp(ctx); err != nil {
+	stop, err := srv.Start(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() { srv.Run(ctx); close(done) }()
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
-		srv.StopStreams()
+		srv.StopStreams() // before Close, which waits for streams
 		hs.Close()
-		cancel()
-		<-done
+		stop()
 	})
 	return &env{t: t, store: store, srv: srv, http: hs, clock: clk,
 		acct: &issuer.Accounts{Store: store, Hasher: h, Now: clk.Now, AccessTTL: cfg.AccessTTL, Logger: cfg.Logger}}

@@ -208,13 +208,25 @@ func (s *Server) Metadata() *discovery.Metadata {
 	}
 }
 
+// Start catches up with the revocation log, so that the issuer never
+// accepts a token its guards reject, then does Run's work in the
+// background. stop ends the feed streams and the background work, and
+// waits for it; call it once the HTTP server has stopped.
+func (s *Server) Start(ctx context.Context) (stop func(), err error) {
+	if err := s.CatchUp(ctx); err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { s.Run(runCtx); close(done) }()
+	return func() { s.StopStreams(); cancel(); <-done }, nil
+}
+
 // Run does the issuer's background work until ctx ends: it follows the
 // revocation log into the issuer's own denylist and wakes feed streams, keeps
 // the signing keys moving through their lifecycle, and prunes expired
-// revocations. It returns ctx's error.
+// revocations. It returns ctx's error. Start runs it after a catch-up.
 func (s *Server) Run(ctx context.Context) error {
-	// Catch up before serving bearer endpoints would be ideal; the follow
-	// loop applies the whole log on its first pass.
 	go s.followLog(ctx)
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()

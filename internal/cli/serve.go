@@ -84,9 +84,11 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
-	if err := srv.CatchUp(ctx); err != nil {
+	stop, err := srv.Start(ctx)
+	if err != nil {
 		return err
 	}
+	defer stop()
 
 	ln, err := net.Listen("tcp", *lf.listen)
 	if err != nil {
@@ -100,14 +102,9 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	hs.ReadTimeout = 30 * time.Second
 	hs.WriteTimeout = 30 * time.Second // feed streams lift it for themselves
 	hs.RegisterOnShutdown(srv.StopStreams)
-	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopRun()
-	go srv.Run(runCtx)
 
 	log.Info("waxseal issuer listening", "addr", ln.Addr().String(), "issuer", *issuerURL, "database", redactURL(*df.database), "tls", useTLS)
-	err = lf.serve(ctx, hs, ln, log)
-	stopRun()
-	return err
+	return lf.serve(ctx, hs, ln, log)
 }
 
 // listenFlags are the flags of a command that serves HTTP: where, and

@@ -74,12 +74,10 @@ func startInstance(t *testing.T, store waxseal.Store, master keyring.MasterKey, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := srv.CatchUp(ctx); err != nil {
+	stop, err := srv.Start(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
-	ran := make(chan struct{})
-	go func() { srv.Run(ctx); close(ran) }()
 	hs := httptest.NewUnstartedServer(srv)
 	hs.Listener.Close()
 	hs.Listener = ln
@@ -87,8 +85,7 @@ func startInstance(t *testing.T, store waxseal.Store, master keyring.MasterKey, 
 	t.Cleanup(func() {
 		srv.StopStreams()
 		hs.Close()
-		cancel()
-		<-ran
+		stop()
 	})
 	return &instance{url: "http://" + ln.Addr().String(), store: store, ring: ring}
 }

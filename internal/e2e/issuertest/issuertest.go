@@ -172,14 +172,11 @@ func Start(t testing.TB, cfg Config) *Issuer {
 		ln.Close()
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := srv.CatchUp(ctx); err != nil {
-		cancel()
+	stop, err := srv.Start(context.Background())
+	if err != nil {
 		ln.Close()
 		t.Fatal(err)
 	}
-	ran := make(chan struct{})
-	go func() { srv.Run(ctx); close(ran) }()
 	hs := httptest.NewUnstartedServer(srv)
 	hs.Listener.Close()
 	hs.Listener = ln
@@ -187,7 +184,7 @@ func Start(t testing.TB, cfg Config) *Issuer {
 	iss := &Issuer{
 		URL: base, Server: srv, Ring: ring, Clock: cfg.Clock, Store: cfg.Store, t: t, http: hs,
 		Accounts: &issuer.Accounts{Store: cfg.Store, Hasher: hasher, AccessTTL: cfg.AccessTTL, Now: cfg.Clock.Now, Logger: Quiet},
-		done:     func() { cancel(); <-ran },
+		done:     stop,
 	}
 	t.Cleanup(iss.Stop)
 	return iss
