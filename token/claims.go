@@ -158,7 +158,10 @@ type Header struct {
 
 // parseHeader reads the JOSE header strictly. "jwk", "jku", "x5u", "x5c"
 // and the like are read past and never used: a key is never taken from the
-// token it should check.
+// token it should check. "zip" (a compressed payload, RFC 7516 §4.1.3) and
+// "cty" (a nested token, RFC 7515 §4.1.10) change how the payload is read;
+// waxseal never issues either, so a token carrying one is refused rather
+// than read in a way its signer may not have meant.
 func parseHeader(d *strictjson.Decoder, data []byte) (Header, error) {
 	var h Header
 	var sawCrit bool
@@ -175,6 +178,8 @@ func parseHeader(d *strictjson.Decoder, data []byte) (Header, error) {
 		case "crit":
 			sawCrit = true
 			h.Crit, err = d.StringArray()
+		case "zip", "cty":
+			return fmt.Errorf("header parameter %q not accepted", name)
 		default:
 			err = d.Skip()
 		}

@@ -287,6 +287,18 @@ func TestVerifyRules(t *testing.T) {
 		{"empty crit", raw(func(t testing.TB) string { return hdr(t, `,"typ":"at+jwt","crit":[]`) }, stdClaims), ErrMalformed},
 		{"crit not array", raw(func(t testing.TB) string { return hdr(t, `,"typ":"at+jwt","crit":"b64"`) }, stdClaims), ErrMalformed},
 
+		// Header parameters that change how the payload is read, signed with
+		// the real key: waxseal never issues them, so it never reads past them.
+		{"zip", func(t testing.TB) string {
+			return signRaw(t, keys(t)[jwk.EdDSA], `{"alg":"EdDSA","kid":"`+edKid(t)+`","typ":"at+jwt","zip":"DEF"}`, claimsJSONWith(""))
+		}, ErrMalformed},
+		{"cty", func(t testing.TB) string {
+			return signRaw(t, keys(t)[jwk.EdDSA], `{"alg":"EdDSA","kid":"`+edKid(t)+`","typ":"at+jwt","cty":"JWT"}`, claimsJSONWith(""))
+		}, ErrMalformed},
+		{"cty at+jwt", func(t testing.TB) string {
+			return signRaw(t, keys(t)[jwk.EdDSA], `{"alg":"EdDSA","kid":"`+edKid(t)+`","typ":"at+jwt","cty":"at+jwt"}`, claimsJSONWith(""))
+		}, ErrMalformed},
+
 		// Keys and algorithms.
 		{"unknown kid", func(t testing.TB) string {
 			other, _ := jwk.Generate(jwk.EdDSA, nil)
