@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/waxseal/waxseal/cors"
+	"github.com/waxseal/waxseal/internal/dburl"
 	"github.com/waxseal/waxseal/issuer"
 	"github.com/waxseal/waxseal/password"
 	"github.com/waxseal/waxseal/ratelimit"
@@ -103,7 +104,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	hs.WriteTimeout = 30 * time.Second // feed streams lift it for themselves
 	hs.RegisterOnShutdown(srv.StopStreams)
 
-	log.Info("waxseal issuer listening", "addr", ln.Addr().String(), "issuer", *issuerURL, "database", redactURL(*df.database), "tls", useTLS)
+	log.Info("waxseal issuer listening", "addr", ln.Addr().String(), "issuer", *issuerURL, "database", dburl.Redact(*df.database), "tls", useTLS)
 	return lf.serve(ctx, hs, ln, log)
 }
 
@@ -197,16 +198,6 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// redactURL drops what could be a password from a database URL.
-func redactURL(u string) string {
-	for i := len(u) - 1; i >= 0; i-- {
-		if u[i] == '@' {
-			return "…" + u[i:]
-		}
-	}
-	return u
 }
 
 // openLimits returns the issuer's brute-force limits: in Redis when url is

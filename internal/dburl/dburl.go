@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	neturl "net/url"
+	"regexp"
 	"strings"
 
 	"github.com/waxseal/waxseal"
@@ -49,14 +51,70 @@ func Open(ctx context.Context, url string) (DB, error) {
 		}
 		return db, nil
 	}
-	return nil, fmt.Errorf("dburl: %q is not a sqlite:PATH, postgres:// or postgresql:// URL", redact(url))
+	return nil, fmt.Errorf("dburl: %q is not a sqlite:PATH, postgres:// or postgresql:// URL", Redact(url))
 }
 
-// redact drops what could be a password from a URL that goes into an
-// error message.
-func redact(url string) string {
-	if at := strings.LastIndex(url, "@"); at >= 0 {
-		return "…" + url[at:]
+// Redact returns url with every secret it may hold masked, for log lines and
+// error messages: the user-info password and each query parameter whose name
+// speaks of a secret (password, sslpassword, …; matched after decoding, in
+// any case), and the same keywords in PostgreSQL's keyword=value form. What
+// names the database (scheme, user, hosts, path, other parameters) stays, so
+// an operator can still tell which database a line is about. A URL that does
+// not parse keeps only its hosts and path.
+func Redact(raw string) string {
+	if strings.HasPrefix(strings.ToLower(raw), "sqlite:") {
+		return raw
 	}
-	return url
+	if !strings.Contains(raw, "://") {
+		return secretKeyword.ReplaceAllString(raw, "${1}"+mask)
+	}
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		scheme, rest, _ := strings.Cut(raw, "://")
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			rest = rest[at+1:]
+		}
+		if i := strings.IndexAny(rest, "?#"); i >= 0 {
+			rest = rest[:i] + "?" + mask
+		}
+		return scheme + "://" + rest
+	}
+	if _, has := u.User.Password(); has {
+		u.User = neturl.UserPassword(u.User.Username(), mask)
+	}
+	if u.RawQuery != "" {
+		q, err := neturl.ParseQuery(u.RawQuery)
+		if err != nil {
+			u.RawQuery = mask
+		} else {
+			for k := range q {
+				if secretName(k) {
+					q[k] = []string{mask}
+				}
+			}
+			u.RawQuery = q.Encode()
+		}
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
 }
+
+const mask = "xxxxx"
+
+// secretWords mark a parameter as secret: password and sslpassword in
+// PostgreSQL and Redis URLs, and anything named like a key or a token.
+var secretWords = []string{"pass", "secret", "token", "key"}
+
+func secretName(k string) bool {
+	k = strings.ToLower(k)
+	for _, w := range secretWords {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// secretKeyword finds a secret in PostgreSQL's keyword=value form, with the
+// value bare or single-quoted.
+var secretKeyword = regexp.MustCompile(`(?i)(\b\w*(?:pass|secret|token|key)\w*\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)`)
