@@ -3,6 +3,7 @@ package guard
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -22,7 +23,7 @@ var (
 func BearerToken(r *http.Request) (string, error) {
 	// A token in the query string leaks into logs and Referer headers; it
 	// is refused outright, alone or beside a header (RFC 6750 §2.3, §3.1).
-	if strings.Contains(r.URL.RawQuery, "access_token") && r.URL.Query().Has("access_token") {
+	if r.URL.RawQuery != "" && queryHasToken(r.URL.RawQuery) {
 		return "", ErrBadRequest
 	}
 	vals := r.Header.Values("Authorization")
@@ -40,6 +41,63 @@ func BearerToken(r *http.Request) (string, error) {
 		return "", ErrBadRequest
 	}
 	return tok, nil
+}
+
+// queryHasToken reports whether any parameter of the raw query q is named
+// access_token as some server behind the guard could read it: after
+// percent-decoding and '+' as a space, in any case, with '.', ' ' or '-' for
+// '_' (PHP and others rewrite those), with array brackets after it, and with
+// ';' as well as '&' between parameters. Go's own parser agrees with none of
+// these rewrites, which is why it is not asked. It allocates only for a name
+// that needs decoding.
+func queryHasToken(q string) bool {
+	for q != "" {
+		var seg string
+		if i := strings.IndexAny(q, "&;"); i >= 0 {
+			seg, q = q[:i], q[i+1:]
+		} else {
+			seg, q = q, ""
+		}
+		name, _, _ := strings.Cut(seg, "=")
+		if isTokenParam(name) {
+			return true
+		}
+	}
+	return false
+}
+
+const tokenParam = "access_token"
+
+func isTokenParam(name string) bool {
+	if len(name) < len(tokenParam) {
+		return false // no encoding makes a name shorter
+	}
+	if strings.ContainsAny(name, "%+") {
+		n, err := url.QueryUnescape(name)
+		if err != nil {
+			return false
+		}
+		name = n
+	}
+	if i := strings.IndexByte(name, '['); i >= 0 {
+		name = name[:i]
+	}
+	if len(name) != len(tokenParam) {
+		return false
+	}
+	for i := range len(name) {
+		c := name[i]
+		switch {
+		case c == '.' || c == ' ' || c == '-':
+			c = '_'
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if c != tokenParam[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // WriteError answers a request refused at the bearer check in the RFC 6750

@@ -153,7 +153,7 @@ func New(cfg Config) (http.Handler, error) {
 		rp.ModifyResponse = dropCORSHeaders
 	}
 	var err error
-	if p.routes, err = routes(cfg.Guard, cfg.Rules, rp); err != nil {
+	if p.routes, err = routes(cfg.Guard, cfg.Rules, p.forwardable(rp)); err != nil {
 		return nil, err
 	}
 	var h http.Handler = p
@@ -304,6 +304,49 @@ func rewrite(pr *httputil.ProxyRequest, upstream *url.URL) {
 func isOwnHeader(name string) bool {
 	const ns = "x-waxseal-"
 	return len(name) >= len(ns) && strings.EqualFold(strings.ReplaceAll(name[:len(ns)], "_", "-"), ns)
+}
+
+// forwardable refuses, with 401 invalid_token, a verified token whose
+// claims cannot travel as the X-Waxseal-* header values unchanged: a control
+// character would make the transport fail (a 5xx for a bad token) or, in a
+// laxer one, split the header; a role that is empty, padded or holds the
+// comma would make X-Waxseal-Roles list roles the token does not hold.
+func (p *proxy) forwardable(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, ok := guard.ClaimsFrom(r.Context()); ok {
+			if err := checkForwardable(c); err != nil {
+				p.log.WarnContext(r.Context(), "proxy: refused a token whose claims cannot be forwarded", "err", err)
+				guard.WriteError(w, http.StatusUnauthorized, "invalid_token", "the token's claims cannot be forwarded")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func checkForwardable(c *token.Claims) error {
+	for name, v := range map[string]string{"sub": c.Subject, "sid": c.SessionID, "scope": c.Scope} {
+		if !validHeaderValue(v) {
+			return fmt.Errorf("claim %q is not a valid header value", name)
+		}
+	}
+	for _, role := range c.Roles {
+		if role == "" || strings.TrimSpace(role) != role || strings.Contains(role, ",") || !validHeaderValue(role) {
+			return errors.New("a role cannot be forwarded in a comma-separated list")
+		}
+	}
+	return nil
+}
+
+// validHeaderValue reports whether v is a field value RFC 9110 §5.5 allows:
+// no control characters other than horizontal tab.
+func validHeaderValue(v string) bool {
+	for i := range len(v) {
+		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func setClaims(h http.Header, c *token.Claims) {

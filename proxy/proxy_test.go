@@ -180,6 +180,8 @@ func TestBadInputNeverReachesUpstream(t *testing.T) {
 		{"Bearer without a token", "/notes", []string{"Authorization", "Bearer"}, http.StatusBadRequest, "invalid_request"},
 		{"token in the query", "/notes?access_token=" + good, nil, http.StatusBadRequest, "invalid_request"},
 		{"token in the query and the header", "/notes?access_token=" + good, []string{"Authorization", "Bearer " + good}, http.StatusBadRequest, "invalid_request"},
+		{"token in the query, encoded name", "/notes?access%5Ftoken=" + good, []string{"Authorization", "Bearer " + good}, http.StatusBadRequest, "invalid_request"},
+		{"token in the query, PHP spelling", "/notes?a=1;access.token=" + good, nil, http.StatusBadRequest, "invalid_request"},
 		{"100 KB header", "/notes", []string{"Authorization", "Bearer " + strings.Repeat("x", 100<<10)}, http.StatusUnauthorized, "invalid_token"},
 		{"missing role", "/admin/users", []string{"Authorization", "Bearer " + e.login("carol")}, http.StatusForbidden, "insufficient_scope"},
 	} {
@@ -218,6 +220,46 @@ func TestBadInputNeverReachesUpstream(t *testing.T) {
 
 // TestRoleRules: the longest matching prefix decides, prefixes are plain
 // string prefixes, and case does not get around them.
+// TestUnforwardableClaimsRefused: a token the guard verified whose claims
+// cannot be forwarded as header values unchanged (control characters that
+// would split or end a header, a role holding the separator) gets 401
+// invalid_token and never reaches the upstream, rather than a 5xx or a
+// header that says something the token did not.
+func TestUnforwardableClaimsRefused(t *testing.T) {
+	e := newEnv(t)
+	p := e.proxy(proxy.Config{})
+	for _, tc := range []struct {
+		name string
+		edit func(*token.Claims)
+	}{
+		{"NUL in sub", func(c *token.Claims) { c.Subject = "alice\x00" }},
+		{"CR LF in sub", func(c *token.Claims) { c.Subject = "alice\r\nX-Waxseal-Roles: admin" }},
+		{"LF in sub", func(c *token.Claims) { c.Subject = "alice\nx" }},
+		{"DEL in sid", func(c *token.Claims) { c.SessionID = "s\x7f" }},
+		{"CR in scope", func(c *token.Claims) { c.Scope = "notes:read\r" }},
+		{"control in a role", func(c *token.Claims) { c.Roles = []string{"user\x01"} }},
+		{"comma in a role", func(c *token.Claims) { c.Roles = []string{"user,admin"} }},
+		{"empty role", func(c *token.Claims) { c.Roles = []string{"user", ""} }},
+		{"space around a role", func(c *token.Claims) { c.Roles = []string{" admin"} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := e.mint(func(c *token.Claims) { c.Roles = nil; tc.edit(c) })
+			r := send(t, http.MethodGet, p.URL, "/notes", tok)
+			if r.Status != http.StatusUnauthorized || !hasError(r.challenge(), "invalid_token") {
+				t.Fatalf("%d %q %s; want 401 invalid_token", r.Status, r.challenge(), r.Body)
+			}
+		})
+	}
+	if n := e.upstream.count(); n != 0 {
+		t.Errorf("%d requests with unforwardable claims reached the upstream", n)
+	}
+	// Tab and non-ASCII are valid header values and pass.
+	tok := e.mint(func(c *token.Claims) { c.Subject = "zoë\tx"; c.Roles = []string{"éditeur"} })
+	if r := send(t, http.MethodGet, p.URL, "/notes", tok); r.Status != http.StatusOK {
+		t.Fatalf("a forwardable token got %d %s", r.Status, r.Body)
+	}
+}
+
 func TestRoleRules(t *testing.T) {
 	e := newEnv(t)
 	p := e.proxy(proxy.Config{Rules: []proxy.Rule{
