@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/waxseal/waxseal/denylist"
 	"github.com/waxseal/waxseal/discovery"
 	"github.com/waxseal/waxseal/feed"
+	"github.com/waxseal/waxseal/jwk"
 	"github.com/waxseal/waxseal/keyset"
 	"github.com/waxseal/waxseal/token"
 )
@@ -66,38 +68,78 @@ type Config struct {
 // Guard verifies bearer tokens for one service. It is safe for concurrent
 // use; create one per process and share it across handlers.
 type Guard struct {
+	cfg      Config
 	verifier *token.Verifier
 	denied   *denylist.List
-	follower *feed.Follower // nil without a feed
-	remote   *keyset.Remote // nil with Config.Keys
+	keys     pendingKeys // with Config.Keys unset: the issuer's keys, once fetched
+	follower atomic.Pointer[feed.Follower]
+	hasFeed  bool // a revocation feed is followed (or will be, once connected)
 	stale    time.Duration
 	failOpen bool
 	log      *slog.Logger
 	now      func() time.Time
+	runCtx   context.Context
 	cancel   context.CancelFunc
 	done     chan struct{}
 	wg       sync.WaitGroup // the follower
+
+	// connected is closed once the keys and the follower exist; connectErr
+	// holds why the latest attempt to reach the issuer failed.
+	connected  chan struct{}
+	connectErr atomic.Pointer[error]
 
 	stats struct {
 		allowed, refused, failedOpen, failedClosed atomic.Int64
 	}
 }
 
-// New starts a Guard: it reads the issuer's metadata, loads its keys, and
-// starts following its revocation feed in the background. Until the first
-// catch-up of the feed completes, protected routes answer as if the feed
-// were stale (see Ready).
+// Retry bounds for reaching an issuer that did not answer at start.
+const (
+	connectMinBackoff = 250 * time.Millisecond
+	connectMaxBackoff = 30 * time.Second
+	connectTimeout    = 10 * time.Second
+)
+
+// ErrNotReady is wrapped by ReadyErr while the guard cannot yet promise to
+// verify tokens and honour revocations.
+var ErrNotReady = errors.New("guard: not ready")
+
+// pendingKeys is the key source of a guard that gets its keys from the
+// issuer: empty until the first key set arrives, so that a guard can start
+// while the issuer is down.
+type pendingKeys struct{ remote atomic.Pointer[keyset.Remote] }
+
+func (p *pendingKeys) Key(ctx context.Context, kid string) (*jwk.PublicKey, error) {
+	r := p.remote.Load()
+	if r == nil {
+		return nil, fmt.Errorf("%w: the issuer's keys have not been fetched yet", token.ErrUnknownKey)
+	}
+	return r.Key(ctx, kid)
+}
+
+// New starts a Guard. With Config.Keys unset it reads the issuer's
+// metadata and keys once, bounded by ctx and 10 s; if the issuer does not
+// answer, New still returns a guard, which logs why and retries in the
+// background with jittered backoff (250 ms doubling to 30 s) while its
+// protected routes answer 503. The revocation feed is followed in the
+// background. Until the keys are there and the first catch-up of the feed
+// has completed, the guard is not Ready. New fails only on a configuration
+// that can never work (a missing field, a URL that is not https off
+// loopback).
 func New(ctx context.Context, cfg Config) (*Guard, error) {
 	if cfg.Issuer == "" || cfg.Audience == "" {
 		return nil, errors.New("guard: Config.Issuer and Config.Audience are required")
 	}
 	g := &Guard{
-		denied:   denylist.New(),
-		stale:    cfg.FeedStaleAfter,
-		failOpen: cfg.FailOpen,
-		log:      cfg.Logger,
-		now:      cfg.Now,
-		done:     make(chan struct{}),
+		cfg:       cfg,
+		denied:    denylist.New(),
+		stale:     cfg.FeedStaleAfter,
+		failOpen:  cfg.FailOpen,
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		done:      make(chan struct{}),
+		connected: make(chan struct{}),
+		hasFeed:   cfg.Keys == nil || cfg.FeedURL != "",
 	}
 	if g.stale <= 0 {
 		g.stale = DefaultFeedStaleAfter
@@ -108,113 +150,223 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 	if g.now == nil {
 		g.now = time.Now
 	}
-	keys, feedURL := cfg.Keys, cfg.FeedURL
-	if keys == nil {
-		md, err := discovery.Fetch(ctx, cfg.HTTPClient, cfg.Issuer, discovery.Options{InsecureAllowHTTP: cfg.InsecureAllowHTTP})
-		if err != nil {
+	if cfg.Keys == nil {
+		if err := discovery.CheckURL(cfg.Issuer, cfg.InsecureAllowHTTP); err != nil {
+			return nil, fmt.Errorf("guard: issuer: %w", err)
+		}
+		if _, err := discovery.WellKnownURL(cfg.Issuer); err != nil {
 			return nil, fmt.Errorf("guard: %w", err)
 		}
-		if feedURL == "" {
-			if md.RevocationFeedEndpoint == "" {
-				return nil, errors.New("guard: the issuer publishes no revocation_feed_endpoint")
-			}
-			feedURL = md.RevocationFeedEndpoint
-		}
-		g.remote, err = keyset.NewRemote(ctx, keyset.RemoteConfig{
-			Issuer: cfg.Issuer, JWKSURL: md.JWKSURI, HTTPClient: cfg.HTTPClient,
-			InsecureAllowHTTP: cfg.InsecureAllowHTTP, Logger: g.log, Now: cfg.Now,
-			// A key the issuer stops publishing takes its cached tokens along.
-			OnRemove: func(kid string) { g.verifier.ForgetKey(kid) },
-		})
-		if err != nil {
-			return nil, fmt.Errorf("guard: %w", err)
-		}
-		keys = g.remote
 	}
-	if feedURL != "" {
-		if err := discovery.CheckURL(feedURL, cfg.InsecureAllowHTTP); err != nil {
-			g.closeKeys()
+	if cfg.FeedURL != "" {
+		if err := discovery.CheckURL(cfg.FeedURL, cfg.InsecureAllowHTTP); err != nil {
 			return nil, fmt.Errorf("guard: revocation feed: %w", err)
 		}
-		var err error
-		g.follower, err = feed.NewFollower(feed.FollowerConfig{URL: feedURL, Apply: g.apply, Logger: g.log, Now: cfg.Now})
-		if err != nil {
-			g.closeKeys()
-			return nil, err
-		}
+	}
+	var keys token.KeySource = &g.keys
+	if cfg.Keys != nil {
+		keys = cfg.Keys
 	}
 	var err error
 	g.verifier, err = token.NewVerifier(keys, token.Config{
 		Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Denylist: g.denied, Now: cfg.Now,
 	})
 	if err != nil {
-		g.closeKeys()
 		return nil, fmt.Errorf("guard: %w", err)
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	g.cancel = cancel
-	go g.run(runCtx)
+	g.runCtx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if cfg.Keys != nil {
+		if err := g.startFeed(cfg.FeedURL); err != nil {
+			g.cancel()
+			return nil, err
+		}
+		close(g.connected)
+	} else {
+		first, cancel := context.WithTimeout(ctx, connectTimeout)
+		err := g.connect(first)
+		cancel()
+		if err != nil {
+			g.log.Warn("guard: the issuer does not answer; protected routes answer 503 until it does; retrying",
+				"issuer", cfg.Issuer, "err", err)
+		}
+	}
+	go g.run(g.runCtx)
 	return g, nil
+}
+
+// connect reads the issuer's metadata and keys and starts following its
+// feed; on success it closes g.connected.
+func (g *Guard) connect(ctx context.Context) error {
+	err := g.tryConnect(ctx)
+	if err != nil {
+		g.connectErr.Store(&err)
+		return err
+	}
+	g.connectErr.Store(nil)
+	close(g.connected)
+	return nil
+}
+
+func (g *Guard) tryConnect(ctx context.Context) error {
+	cfg := g.cfg
+	md, err := discovery.Fetch(ctx, cfg.HTTPClient, cfg.Issuer, discovery.Options{InsecureAllowHTTP: cfg.InsecureAllowHTTP})
+	if err != nil {
+		return fmt.Errorf("guard: %w", err)
+	}
+	feedURL := cfg.FeedURL
+	if feedURL == "" {
+		if md.RevocationFeedEndpoint == "" {
+			return errors.New("guard: the issuer publishes no revocation_feed_endpoint")
+		}
+		if err := discovery.CheckURL(md.RevocationFeedEndpoint, cfg.InsecureAllowHTTP); err != nil {
+			return fmt.Errorf("guard: revocation feed: %w", err)
+		}
+		feedURL = md.RevocationFeedEndpoint
+	}
+	remote, err := keyset.NewRemote(ctx, keyset.RemoteConfig{
+		Issuer: cfg.Issuer, JWKSURL: md.JWKSURI, HTTPClient: cfg.HTTPClient,
+		InsecureAllowHTTP: cfg.InsecureAllowHTTP, Logger: g.log, Now: cfg.Now,
+		// A key the issuer stops publishing takes its cached tokens along.
+		OnRemove: func(kid string) { g.verifier.ForgetKey(kid) },
+	})
+	if err != nil {
+		return fmt.Errorf("guard: %w", err)
+	}
+	if err := g.startFeed(feedURL); err != nil {
+		remote.Close()
+		return err
+	}
+	g.keys.remote.Store(remote)
+	return nil
+}
+
+// startFeed starts following the revocation feed at url, if any.
+func (g *Guard) startFeed(url string) error {
+	if url == "" {
+		return nil
+	}
+	f, err := feed.NewFollower(feed.FollowerConfig{URL: url, Apply: g.apply, Logger: g.log, Now: g.cfg.Now})
+	if err != nil {
+		return err
+	}
+	g.follower.Store(f)
+	g.wg.Go(func() { f.Run(g.runCtx) })
+	return nil
 }
 
 func (g *Guard) apply(rs []waxseal.Revocation) { g.denied.Apply(rs...) }
 
-func (g *Guard) closeKeys() {
-	if g.remote != nil {
-		g.remote.Close()
-	}
-}
-
-// run follows the feed and prunes the denylist until Close.
+// run reaches the issuer if New could not, and prunes the denylist, until
+// Close.
 func (g *Guard) run(ctx context.Context) {
 	defer close(g.done)
 	defer g.wg.Wait()
-	if g.follower != nil {
-		g.wg.Go(func() { g.follower.Run(ctx) })
+	retry := time.NewTimer(jitter(connectMinBackoff))
+	defer retry.Stop()
+	select {
+	case <-g.connected:
+		retry.Stop()
+	default:
 	}
+	backoff := connectMinBackoff
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-retry.C:
+			attempt, cancel := context.WithTimeout(ctx, connectTimeout)
+			err := g.connect(attempt)
+			cancel()
+			if err == nil {
+				g.log.Info("guard: the issuer answered; keys and revocation feed follow", "issuer", g.cfg.Issuer)
+				continue
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			backoff = min(2*backoff, connectMaxBackoff)
+			wait := jitter(backoff)
+			g.log.Warn("guard: the issuer does not answer; protected routes answer 503 until it does; retrying",
+				"issuer", g.cfg.Issuer, "err", err, "retry_in", wait.Round(time.Millisecond))
+			retry.Reset(wait)
 		case <-tick.C:
 			g.denied.Prune(g.now())
 		}
 	}
 }
 
+// jitter returns a wait between d/2 and d, so that a fleet of guards that
+// lost the issuer together does not call it back in step.
+func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
+
 // Close stops the guard's background work.
 func (g *Guard) Close() {
 	g.cancel()
 	<-g.done
-	g.closeKeys()
+	if r := g.keys.remote.Load(); r != nil {
+		r.Close()
+	}
 }
 
-// Ready reports whether the guard can promise revocations: it has caught up
-// with the feed at least once and heard from it within FeedStaleAfter (the
-// issuer sends a keep-alive every 15 s, so an open stream is heard from
-// often; a silently dead one is not). A guard without a feed is always
-// ready.
-func (g *Guard) Ready() bool {
-	if g.follower == nil {
-		return true
-	}
+// Ready reports whether the guard can verify tokens and promise
+// revocations: it has the issuer's keys, has caught up with the feed at
+// least once, and has heard from it within FeedStaleAfter (the issuer
+// sends a keep-alive every 15 s, so an open stream is heard from often; a
+// silently dead one is not). A guard without a feed needs only its keys.
+func (g *Guard) Ready() bool { return g.ReadyErr() == nil }
+
+// ReadyErr is nil when the guard is Ready, and otherwise says why not, in
+// an error wrapping ErrNotReady: for readiness probes and logs.
+func (g *Guard) ReadyErr() error {
 	select {
-	case <-g.follower.Ready():
+	case <-g.connected:
+	default:
+		if p := g.connectErr.Load(); p != nil {
+			return fmt.Errorf("%w: %w", ErrNotReady, *p)
+		}
+		return fmt.Errorf("%w: the issuer has not been reached yet", ErrNotReady)
+	}
+	if !g.hasFeed {
+		return nil
+	}
+	f := g.follower.Load()
+	select {
+	case <-f.Ready():
+	default:
+		return fmt.Errorf("%w: the revocation feed has not been caught up with yet", ErrNotReady)
+	}
+	if since := g.now().Sub(f.LastContact()); since > g.stale {
+		return fmt.Errorf("%w: no word from the revocation feed for %v", ErrNotReady, since.Round(time.Second))
+	}
+	return nil
+}
+
+// hasKeys reports whether the guard can verify signatures at all.
+func (g *Guard) hasKeys() bool {
+	select {
+	case <-g.connected:
+		return true
 	default:
 		return false
 	}
-	return g.now().Sub(g.follower.LastContact()) <= g.stale
 }
 
-// WaitReady blocks until the first catch-up of the feed, or ctx ends.
+// WaitReady blocks until the guard has its keys and has caught up with the
+// feed once, or ctx ends.
 func (g *Guard) WaitReady(ctx context.Context) error {
-	if g.follower == nil {
+	select {
+	case <-g.connected:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	f := g.follower.Load()
+	if f == nil {
 		return nil
 	}
 	select {
-	case <-g.follower.Ready():
+	case <-f.Ready():
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -246,8 +398,8 @@ func (g *Guard) Stats() Stats {
 		FailedClosed: g.stats.failedClosed.Load(),
 		Revocations:  g.denied.Len(),
 	}
-	if g.follower != nil {
-		s.FeedCursor = g.follower.Cursor()
+	if f := g.follower.Load(); f != nil {
+		s.FeedCursor = f.Cursor()
 	}
 	return s
 }

@@ -2,12 +2,16 @@ package guard_test
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -228,5 +232,40 @@ func TestRevocationReachesGuard(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// TestStartsWhileIssuerIsDown: New returns a guard even when the issuer
+// refuses connections; it answers 503 and says why until the issuer
+// answers, then verifies.
+func TestStartsWhileIssuerIsDown(t *testing.T) {
+	iss := issuertest.Start(t, issuertest.Config{})
+	iss.AddUser("alice")
+	access := iss.Login("alice", "").Access
+
+	// Failure injection: connections are refused until up is set.
+	var up atomic.Bool
+	var dialer net.Dialer
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if !up.Load() {
+				return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
+			}
+			return dialer.DialContext(ctx, network, addr)
+		},
+	}}
+	g := newGuard(t, iss, func(c *guard.Config) { c.HTTPClient = client })
+	if err := g.ReadyErr(); !errors.Is(err, guard.ErrNotReady) || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("ReadyErr with the issuer down: %v", err)
+	}
+	w := call(g.Require(ok), access)
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("with the issuer down: %d %q, want 503 with Retry-After", w.Code, w.Body)
+	}
+
+	up.Store(true)
+	issuertest.WaitReady(t, g)
+	if w := call(g.Require(ok), access); w.Code != http.StatusOK {
+		t.Fatalf("once the issuer answers: %d %q", w.Code, w.Body)
 	}
 }

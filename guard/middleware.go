@@ -99,6 +99,15 @@ func (g *Guard) authenticate(w http.ResponseWriter, r *http.Request) (*token.Cla
 		}
 		return nil, false
 	}
+	if !g.hasKeys() {
+		// Without the issuer's keys no token can be told good or bad: the
+		// service is not ready, which is not the client's fault.
+		g.stats.failedClosed.Add(1)
+		g.log.WarnContext(r.Context(), "guard: the issuer's keys have not arrived; answering 503", "path", r.URL.Path, "err", g.ReadyErr())
+		w.Header().Set("Retry-After", strconv.Itoa(5))
+		WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "not ready: the issuer's keys have not been fetched yet; retry later")
+		return nil, false
+	}
 	c, err := g.verifier.Verify(r.Context(), raw)
 	if err != nil {
 		g.stats.refused.Add(1)

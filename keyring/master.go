@@ -107,7 +107,7 @@ func WriteMasterKeyFile(path string, k MasterKey) (err error) {
 	if err := f.Chmod(0o600); err != nil {
 		return fmt.Errorf("keyring: writing master key file %s: %w", path, err)
 	}
-	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(k.key[:]) + "\n"); err != nil {
+	if _, err := f.WriteString(k.Base64() + "\n"); err != nil {
 		return fmt.Errorf("keyring: writing master key file %s: %w", path, err)
 	}
 	if err := f.Sync(); err != nil {
@@ -115,6 +115,11 @@ func WriteMasterKeyFile(path string, k MasterKey) (err error) {
 	}
 	return nil
 }
+
+// Base64 returns the key in the form ParseMasterKey reads and the master
+// key file holds: standard base64, padded. Treat the result as the secret
+// it is; it exists to hand a new key to a secret store.
+func (k MasterKey) Base64() string { return base64.StdEncoding.EncodeToString(k.key[:]) }
 
 // String returns a redacted marker, never the key.
 func (k MasterKey) String() string { return "keyring.MasterKey(REDACTED)" }

@@ -54,13 +54,14 @@ const (
 	DefaultResponseHeaderTimeout = 30 * time.Second
 )
 
-// Rule requires a role for the paths that start with PathPrefix.
+// Rule requires a role for the path PathPrefix and every path below it.
 type Rule struct {
-	// PathPrefix is compared with the request's decoded path as a plain
-	// string prefix, without regard to ASCII case, so an upstream that
-	// routes case-insensitively cannot be reached around a rule. "/admin"
-	// covers /admin, /admin/users and /administrators; "/admin/" covers
-	// the subtree only. Of several matching rules the longest prefix wins.
+	// PathPrefix is matched against the request's decoded path by whole
+	// segments, without regard to ASCII case, so an upstream that routes
+	// case-insensitively cannot be reached around a rule: "/admin" (or
+	// "/admin/", the same rule) covers /admin, /admin/ and /admin/users,
+	// but not /administrator. "/" covers every path. Of several matching
+	// rules the longest prefix wins.
 	PathPrefix string
 	// Role is the role a token must carry in "roles".
 	Role string
@@ -74,6 +75,16 @@ func ParseRule(s string) (Rule, error) {
 	}
 	r := Rule{PathPrefix: s[:i], Role: s[i+1:]}
 	return r, r.check()
+}
+
+// segmentPrefix is the rule's prefix without a trailing slash ("/" stays
+// "/"): "/admin/" and "/admin" protect the same paths, /admin included,
+// which an upstream may well serve as its /admin/.
+func (r Rule) segmentPrefix() string {
+	if len(r.PathPrefix) > 1 {
+		return strings.TrimRight(r.PathPrefix, "/")
+	}
+	return r.PathPrefix
 }
 
 func (r Rule) check() error {
@@ -193,10 +204,11 @@ func routes(g *guard.Guard, rules []Rule, upstream http.Handler) ([]route, error
 		if err := r.check(); err != nil {
 			return nil, err
 		}
-		if slices.ContainsFunc(rs, func(x route) bool { return strings.EqualFold(x.prefix, r.PathPrefix) }) {
-			return nil, fmt.Errorf("proxy: two rules for %q", r.PathPrefix)
+		prefix := r.segmentPrefix()
+		if slices.ContainsFunc(rs, func(x route) bool { return strings.EqualFold(x.prefix, prefix) }) {
+			return nil, fmt.Errorf("proxy: two rules for %q", prefix)
 		}
-		rs = append(rs, route{r.PathPrefix, g.RequireRole(r.Role)(upstream)})
+		rs = append(rs, route{prefix, g.RequireRole(r.Role)(upstream)})
 	}
 	slices.SortStableFunc(rs, func(a, b route) int { return len(b.prefix) - len(a.prefix) })
 	return append(rs, route{"", g.Require(upstream)}), nil
@@ -223,7 +235,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A token in the query string is refused by the guard (400
 	// invalid_request, RFC 6750 §2.3, §3.1), so it is never forwarded.
 	for _, rt := range p.routes {
-		if hasPrefixFold(path, rt.prefix) {
+		if underFold(path, rt.prefix) {
 			rt.h.ServeHTTP(w, r)
 			return
 		}
@@ -232,6 +244,16 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// underFold reports whether path is prefix or below it, by whole segments
+// and without regard to ASCII case. The empty prefix and "/" hold every
+// path.
+func underFold(path, prefix string) bool {
+	if !hasPrefixFold(path, prefix) {
+		return false
+	}
+	return len(path) == len(prefix) || prefix == "" || prefix == "/" || path[len(prefix)] == '/'
 }
 
 // cleanPath reports whether p starts with "/" and has no empty, "." or ".."
@@ -265,8 +287,10 @@ func (p *proxy) serveOwn(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "GET, HEAD")
 		writeError(w, http.StatusMethodNotAllowed, "invalid_request", "method must be GET")
 		return
-	case r.URL.Path == ReadyPath && !p.guard.Ready():
-		status, body = http.StatusServiceUnavailable, "revocation feed not caught up or stale\n"
+	case r.URL.Path == ReadyPath:
+		if err := p.guard.ReadyErr(); err != nil {
+			status, body = http.StatusServiceUnavailable, err.Error()+"\n"
+		}
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")

@@ -218,6 +218,7 @@ func TestBadInputNeverReachesUpstream(t *testing.T) {
 	}
 }
 
+<<<<<<< HEAD
 // TestRoleRules: the longest matching prefix decides, prefixes are plain
 // string prefixes, and case does not get around them.
 // TestUnforwardableClaimsRefused: a token the guard verified whose claims
@@ -260,6 +261,12 @@ func TestUnforwardableClaimsRefused(t *testing.T) {
 	}
 }
 
+=======
+// TestRoleRules: the longest matching prefix decides, prefixes match whole
+// path segments ("/admin" covers /admin and /admin/..., not
+// /administrator; a trailing slash changes nothing), and case does not get
+// around them.
+>>>>>>> c42114e (cli, guard, proxy: no command but serve and migrate makes a database; master keys only with a new database or keys init-master; token verify checks revocation and says what it checked; the guard and the proxy start while the issuer is down; role rules match whole segments; help that helps; version)
 func TestRoleRules(t *testing.T) {
 	e := newEnv(t)
 	p := e.proxy(proxy.Config{Rules: []proxy.Rule{
@@ -275,7 +282,9 @@ func TestRoleRules(t *testing.T) {
 		{"alice", alice, "/admin/users", http.StatusOK},
 		{"alice", alice, "/admin", http.StatusOK},
 		{"alice", alice, "/admin/reports/q1", http.StatusForbidden},
-		{"alice", alice, "/admin/reports", http.StatusOK},
+		{"alice", alice, "/admin/reports", http.StatusForbidden},
+		{"bob", bob, "/admin/reports", http.StatusOK},
+		{"bob", bob, "/admin/reportsx", http.StatusForbidden},
 		{"bob", bob, "/admin/reports/q1", http.StatusOK},
 		{"bob", bob, "/ADMIN/REPORTS/q1", http.StatusOK},
 		{"bob", bob, "/admin/users", http.StatusForbidden},
@@ -284,7 +293,10 @@ func TestRoleRules(t *testing.T) {
 		{"carol", carol, "/admin", http.StatusForbidden},
 		{"carol", carol, "/Admin/users", http.StatusForbidden},
 		{"carol", carol, "/%61dmin/users", http.StatusForbidden},
-		{"carol", carol, "/administrators", http.StatusForbidden},
+		{"carol", carol, "/admin/", http.StatusForbidden},
+		{"carol", carol, "/administrator", http.StatusOK},
+		{"carol", carol, "/ADMINISTRATORS/x", http.StatusOK},
+		{"carol", carol, "/opsx", http.StatusOK},
 		{"carol", carol, "/ops/deploy", http.StatusForbidden},
 	} {
 		t.Run(tc.who+tc.path, func(t *testing.T) {

@@ -36,11 +36,13 @@ func mustRun(t *testing.T, args ...string) string {
 	return out
 }
 
-// dataDir makes a directory for a SQLite database and points --database at
-// it through the environment, as an operator's unit file would.
+// dataDir makes a directory with a new SQLite database and points
+// --database at it through the environment, as an operator's unit file
+// would.
 func dataDir(t *testing.T) string {
 	dir := t.TempDir()
 	t.Setenv("WAXSEAL_DATABASE", "sqlite:"+filepath.Join(dir, "waxseal.db"))
+	mustRun(t, "migrate")
 	return dir
 }
 

@@ -14,12 +14,12 @@ import (
 )
 
 func runClient(ctx context.Context, args []string, io IO) error {
-	return subcommand(ctx, "client", args, io, map[string]func(context.Context, []string, IO) error{
-		"add":           runClientAdd,
-		"list":          runClientList,
-		"rotate-secret": runClientRotate,
-		"delete":        runClientDelete,
-	}, []string{"add", "list", "rotate-secret", "delete"})
+	return subcommand(ctx, "client", args, io, []command{
+		{"add", "register a client; prints its ID and secret once", runClientAdd},
+		{"list", "list registered clients", runClientList},
+		{"rotate-secret", "give a client a new secret; the old one works for --overlap", runClientRotate},
+		{"delete", "delete a client and end its sessions", runClientDelete},
+	})
 }
 
 func runClientAdd(ctx context.Context, args []string, io IO) error {
@@ -34,8 +34,7 @@ func runClientAdd(ctx context.Context, args []string, io IO) error {
 		asJSON = fs.Bool("json", false, "print the client ID and secret as JSON")
 	}, func(fs *flag.FlagSet, _ dburl.DB, a *issuer.Accounts) error {
 		if fs.NArg() > 1 {
-			fs.Usage()
-			return errUsage
+			return usageError(fs, "too many arguments")
 		}
 		if grants.vals == nil {
 			grants.vals = []string{issuer.GrantClientCredentials}
@@ -121,40 +120,6 @@ func runClientDelete(ctx context.Context, args []string, io IO) error {
 			printRevocation(io, r)
 		}
 		return err
-	})
-}
-
-func runAudit(ctx context.Context, args []string, io IO) error {
-	var user, typ *string
-	var limit *int
-	var asJSON *bool
-	return withAccounts(ctx, "audit", "", 0, args, io, func(fs *flag.FlagSet) {
-		user = fs.String("user", "", "only events of this user (name or ID)")
-		typ = fs.String("type", "", "only events of this type, such as login_failed or refresh_reuse")
-		limit = fs.Int("limit", 50, "at most this many events, newest first")
-		asJSON = fs.Bool("json", false, "print JSON")
-	}, func(_ *flag.FlagSet, db dburl.DB, a *issuer.Accounts) error {
-		userID := ""
-		if *user != "" {
-			u, err := a.FindUser(ctx, *user)
-			if err != nil {
-				return err
-			}
-			userID = u.ID
-		}
-		events, err := db.Audit(ctx, 0, max(1, min(*limit, 10000)), userID, *typ)
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			return printJSON(io, events)
-		}
-		tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TIME\tTYPE\tUSER\tSESSION\tCLIENT\tIP\tDETAIL")
-		for _, e := range events {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format(time.RFC3339), e.Type, e.UserID, e.SessionID, e.ClientID, e.IP, e.Detail)
-		}
-		return tw.Flush()
 	})
 }
 

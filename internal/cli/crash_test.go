@@ -47,6 +47,8 @@ func TestKillOneInstance(t *testing.T) {
 	waxsealBinary(t)
 	db := pgtest.URL(t)
 	keyFile := filepath.Join(t.TempDir(), "waxseal.key")
+	runBinary(t, "", "migrate", "--database", db)
+	runBinary(t, "", "keys", "init-master", "--master-key-file", keyFile)
 	runBinary(t, "", "keys", "generate", "--database", db, "--master-key-file", keyFile)
 	runBinary(t, crashPassword+"\n", "user", "add", "--database", db, "--password-stdin", "alice")
 	flags := []string{"--issuer", "https://issuer.test", "--database", db, "--master-key-file", keyFile}

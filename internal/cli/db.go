@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/waxseal/waxseal/internal/dburl"
 	"github.com/waxseal/waxseal/issuer"
@@ -19,7 +18,9 @@ import (
 	"github.com/waxseal/waxseal/token"
 )
 
-// dbFlags are the flags of every command that opens the database.
+// dbFlags are the flags of a command that opens the database. Only
+// commands that use the key ring have the key flags, and only those that
+// revoke or sign have --access-ttl; the others keep the defaults.
 type dbFlags struct {
 	database      *string
 	masterKeyFile *string
@@ -27,19 +28,46 @@ type dbFlags struct {
 	accessTTL     *durationFlag
 }
 
-func addDBFlags(fs *flag.FlagSet) dbFlags {
+// dbNeeds says which of the optional database flags a command takes.
+type dbNeeds uint8
+
+const (
+	needKeys dbNeeds = 1 << iota // --master-key-file, --alg
+	needTTL                      // --access-ttl: revocations last as long as tokens
+)
+
+func addDBFlags(fs *flag.FlagSet, needs dbNeeds) dbFlags {
 	f := dbFlags{
-		database:      fs.String("database", "sqlite:waxseal.db", "the database: sqlite:PATH or a postgres:// URL"),
-		masterKeyFile: fs.String("master-key-file", "", "the master key file that seals the signing keys (default: waxseal.key beside a SQLite database); WAXSEAL_MASTER_KEY, base64, takes precedence"),
-		alg:           fs.String("alg", string(jwk.EdDSA), "algorithm of new signing keys: EdDSA, ES256, RS256 or HS256"),
+		database:      fs.String("database", "sqlite:waxseal.db", "the database: sqlite:PATH or a postgres:// URL (pool size: pool_max_conns=N in the URL)"),
+		masterKeyFile: new(""),
+		alg:           new(string(jwk.EdDSA)),
 		accessTTL:     &durationFlag{d: issuer.DefaultAccessTTL},
 	}
-	fs.Var(f.accessTTL, "access-ttl", "lifetime of access tokens")
+	if needs&needKeys != 0 {
+		fs.StringVar(f.masterKeyFile, "master-key-file", "", "the master key file that seals the signing keys (default: waxseal.key beside a SQLite database); WAXSEAL_MASTER_KEY, base64, takes precedence")
+		fs.StringVar(f.alg, "alg", string(jwk.EdDSA), "algorithm of new signing keys: EdDSA, ES256, RS256 or HS256")
+	}
+	if needs&(needKeys|needTTL) != 0 {
+		fs.Var(f.accessTTL, "access-ttl", "lifetime of access tokens (as given to serve): revocations and retiring keys outlive the tokens by this")
+	}
 	return f
 }
 
-// open opens and migrates the database.
-func (f dbFlags) open(ctx context.Context) (dburl.DB, error) {
+// errNoDatabase is the start of the error for a database that does not
+// exist, so that a command run in the wrong directory, or with a mistyped
+// --database, says so instead of making an empty one.
+const errNoDatabase = errString("no database")
+
+// open opens and migrates the database. Unless create is set, a SQLite
+// file that does not exist is an error naming it and the command that
+// creates one.
+func (f dbFlags) open(ctx context.Context, create bool) (dburl.DB, error) {
+	if path, ok := dburl.SQLitePath(*f.database); ok && !create {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			abs, _ := filepath.Abs(path)
+			return nil, fmt.Errorf("%w at %s: 'waxseal migrate' (or 'waxseal serve') creates one; give --database (or WAXSEAL_DATABASE) to use another", errNoDatabase, abs)
+		}
+	}
 	db, err := dburl.Open(ctx, *f.database)
 	if err != nil {
 		return nil, err
@@ -55,16 +83,15 @@ func (f dbFlags) masterKeyPath() (string, error) {
 	if *f.masterKeyFile != "" {
 		return *f.masterKeyFile, nil
 	}
-	scheme, rest, _ := strings.Cut(*f.database, ":")
-	if strings.EqualFold(scheme, "sqlite") {
-		return filepath.Join(filepath.Dir(strings.TrimPrefix(rest, "//")), "waxseal.key"), nil
+	if path, ok := dburl.SQLitePath(*f.database); ok {
+		return filepath.Join(filepath.Dir(path), "waxseal.key"), nil
 	}
-	return "", errors.New("give --master-key-file or WAXSEAL_MASTER_KEY: the master key of a shared database must be shared by every issuer instance, not made by one")
+	return "", errors.New("give --master-key-file or WAXSEAL_MASTER_KEY: the master key of a shared database must be shared by every issuer instance, not made by one ('waxseal keys init-master' makes one)")
 }
 
 // masterKey returns the master key from WAXSEAL_MASTER_KEY or the master key
-// file. With create, a missing file is made with a new key, as on a first
-// start; it is never replaced.
+// file. With create, a missing file is made with a new key; it is never
+// replaced.
 func (f dbFlags) masterKey(create bool, io IO) (keyring.MasterKey, error) {
 	if s, ok := os.LookupEnv("WAXSEAL_MASTER_KEY"); ok {
 		return keyring.ParseMasterKey(s)
@@ -74,8 +101,11 @@ func (f dbFlags) masterKey(create bool, io IO) (keyring.MasterKey, error) {
 		return keyring.MasterKey{}, err
 	}
 	k, err := keyring.LoadMasterKeyFile(path)
-	if err == nil || !create || !errors.Is(err, fs.ErrNotExist) {
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return k, err
+	}
+	if !create {
+		return k, f.noMasterKey(path)
 	}
 	if k, err = keyring.GenerateMasterKey(nil); err != nil {
 		return k, err
@@ -87,14 +117,29 @@ func (f dbFlags) masterKey(create bool, io IO) (keyring.MasterKey, error) {
 	return k, nil
 }
 
-// ring opens the key ring kept in db. With create, a missing master key file
-// is made; the first signing key is made whenever none can sign.
-func (f dbFlags) ring(ctx context.Context, db dburl.DB, create bool, io IO) (*keyring.Ring, error) {
+// noMasterKey explains a master key file that is not there.
+func (f dbFlags) noMasterKey(path string) error {
+	if _, ok := dburl.SQLitePath(*f.database); ok {
+		return fmt.Errorf("master key file %s does not exist, and the database already holds signing keys sealed under a master key: give its file with --master-key-file (or the key in WAXSEAL_MASTER_KEY); a new key could not open them", path)
+	}
+	return fmt.Errorf("master key file %s does not exist: make one with 'waxseal keys init-master --master-key-file %s' and give the same key to every instance", path, path)
+}
+
+// ring opens the key ring kept in db. A master key is made only for a new
+// SQLite database, one that holds no signing key yet: then nothing is
+// sealed under another key, and no instance elsewhere shares it. The first
+// signing key is made whenever none can sign.
+func (f dbFlags) ring(ctx context.Context, db dburl.DB, io IO) (*keyring.Ring, error) {
 	alg, err := jwk.ParseAlgorithm(*f.alg)
 	if err != nil {
 		return nil, err
 	}
-	mk, err := f.masterKey(create, io)
+	recs, err := db.LoadKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_, isSQLite := dburl.SQLitePath(*f.database)
+	mk, err := f.masterKey(isSQLite && len(recs) == 0, io)
 	if err != nil {
 		return nil, err
 	}
@@ -115,11 +160,11 @@ func (f dbFlags) accounts(db dburl.DB, io IO) (*issuer.Accounts, error) {
 
 func runMigrate(ctx context.Context, args []string, io IO) error {
 	fs := newFlags("migrate", "", io)
-	df := addDBFlags(fs)
+	df := addDBFlags(fs, 0)
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	db, err := df.open(ctx)
+	db, err := df.open(ctx, true)
 	if err != nil {
 		return err
 	}

@@ -13,13 +13,14 @@ import (
 )
 
 func runKeys(ctx context.Context, args []string, io IO) error {
-	return subcommand(ctx, "keys", args, io, map[string]func(context.Context, []string, IO) error{
-		"generate":   runKeysGenerate,
-		"list":       runKeysList,
-		"rotate":     runKeysRotate,
-		"compromise": runKeysCompromise,
-		"jwks":       runKeysJWKS,
-	}, []string{"generate", "list", "rotate", "compromise", "jwks"})
+	return subcommand(ctx, "keys", args, io, []command{
+		{"init-master", "create a master key file (or print a key) for a new deployment", runKeysInitMaster},
+		{"generate", "create the first signing key of a database", runKeysGenerate},
+		{"list", "list signing keys and their lifecycle", runKeysList},
+		{"rotate", "add a signing key that takes over after the publish lead (--now: at once)", runKeysRotate},
+		{"compromise", "unpublish a key at once and revoke every token it signed", runKeysCompromise},
+		{"jwks", "print the public key set (for --jwks-file)", runKeysJWKS},
+	})
 }
 
 // withRing runs fn on the key ring in the database. Only generate may start
@@ -38,7 +39,7 @@ func withRing(ctx context.Context, name, argsUsage string, nargs int, args []str
 		case !generate && len(recs) == 0:
 			return fmt.Errorf("%s holds no signing keys (run 'waxseal keys generate' or 'waxseal serve' first)", *c.df.database)
 		}
-		r, err := c.df.ring(ctx, c.db, generate, io)
+		r, err := c.df.ring(ctx, c.db, io)
 		if err != nil {
 			return err
 		}
@@ -113,4 +114,38 @@ func printKeys(io IO, keys []keyring.Info, asJSON bool) error {
 			k.Activates.Format(time.RFC3339), k.Deactivates.Format(time.RFC3339), k.Retires.Format(time.RFC3339))
 	}
 	return tw.Flush()
+}
+
+// runKeysInitMaster makes a master key for a deployment that cannot let
+// serve make one: PostgreSQL, shared by several instances, or a secret
+// store. It never replaces a key file, and opens no database.
+func runKeysInitMaster(_ context.Context, args []string, io IO) error {
+	fs := newFlags("keys init-master", "", io)
+	file := fs.String("master-key-file", "", "where to write the key (default: waxseal.key beside the SQLite --database)")
+	database := fs.String("database", "sqlite:waxseal.db", "the database the key is for; places the default file beside a SQLite database")
+	print := fs.Bool("print", false, "print the key (base64) on standard output instead of writing a file, for WAXSEAL_MASTER_KEY or a secret store")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	k, err := keyring.GenerateMasterKey(nil)
+	if err != nil {
+		return err
+	}
+	if *print {
+		if *file != "" {
+			return usageError(fs, "--print and --master-key-file exclude each other")
+		}
+		fmt.Fprintln(io.Out, k.Base64())
+		return nil
+	}
+	df := dbFlags{database: database, masterKeyFile: file}
+	path, err := df.masterKeyPath()
+	if err != nil {
+		return err
+	}
+	if err := keyring.WriteMasterKeyFile(path, k); err != nil {
+		return err
+	}
+	fmt.Fprintf(io.Err, "waxseal: created master key file %s (mode 0600): back it up; without it the signing keys cannot be read\n", path)
+	return nil
 }

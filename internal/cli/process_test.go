@@ -104,9 +104,16 @@ type server struct {
 // test ends, and its last log lines are shown if the test failed.
 func startServer(t *testing.T, name string, flags ...string) *server {
 	t.Helper()
+	return startCommand(t, name, append([]string{"serve", "--listen", "127.0.0.1:0"}, flags...)...)
+}
+
+// startCommand starts a serving waxseal command (serve or proxy) and waits
+// until it logs that it listens.
+func startCommand(t *testing.T, name string, args ...string) *server {
+	t.Helper()
 	s := &server{
 		name: name,
-		cmd:  exec.Command(waxsealBinary(t), append([]string{"serve", "--listen", "127.0.0.1:0"}, flags...)...),
+		cmd:  exec.Command(waxsealBinary(t), args...),
 		log:  &logTail{listening: make(chan string, 1)},
 		done: make(chan struct{}),
 	}
@@ -191,7 +198,7 @@ func (l *logTail) Write(p []byte) (int, error) {
 		if (rec.Level == "WARN" || rec.Level == "ERROR") && len(l.problems) < tailLines {
 			l.problems = append(l.problems, line)
 		}
-		if !l.found && rec.Msg == "waxseal issuer listening" && rec.Addr != "" {
+		if !l.found && strings.HasPrefix(rec.Msg, "waxseal ") && strings.HasSuffix(rec.Msg, " listening") && rec.Addr != "" {
 			l.found = true
 			l.listening <- rec.Addr
 		}

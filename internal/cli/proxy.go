@@ -20,7 +20,7 @@ func runProxy(ctx context.Context, args []string, io IO) error {
 	issuerURL := fs.String("issuer", "", "the issuer URL tokens must name in iss (required)")
 	audience := fs.String("audience", "", "this service's name; tokens must list it in aud (required)")
 	var rules, origins listFlag
-	fs.Var(&rules, "require-role", "PATHPREFIX=ROLE: paths starting with PATHPREFIX need ROLE in the token (repeatable; the longest prefix wins)")
+	fs.Var(&rules, "require-role", "PATH=ROLE: PATH and every path below it, by whole segments (/admin: /admin and /admin/..., not /administrator), need ROLE in the token (repeatable; the longest PATH wins)")
 	fs.Var(&origins, "allow-origin", allowOriginUsage)
 	jwksFile := fs.String("jwks-file", "", "take keys from this JWKS file instead of the issuer; no revocation feed is followed")
 	failOpen := fs.Bool("fail-open", false, "serve requests while the revocation feed is stale (default: answer 503)")
@@ -33,9 +33,7 @@ func runProxy(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	if *upstream == "" || *issuerURL == "" || *audience == "" {
-		fmt.Fprintln(io.Err, "--upstream, --issuer and --audience are required")
-		fs.Usage()
-		return errUsage
+		return usageError(fs, "--upstream, --issuer and --audience are required")
 	}
 	useTLS, err := lf.check()
 	if err != nil {

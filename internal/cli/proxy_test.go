@@ -94,7 +94,7 @@ func TestProxyRefusesBadFlags(t *testing.T) {
 	}{
 		{"no upstream", []string{"proxy", "--issuer", "https://issuer.invalid", "--audience", "notes"}, 2, "required"},
 		{"no audience", []string{"proxy", "--upstream", "http://127.0.0.1:9", "--issuer", "https://issuer.invalid"}, 2, "required"},
-		{"arguments", append(base, "extra"), 2, "Usage"},
+		{"arguments", append(base, "extra"), 2, "--help"},
 		{"plain HTTP off loopback", append(base, "--listen", "0.0.0.0:0"), 1, "refusing plain HTTP"},
 		{"half of TLS", append(base, "--tls-cert", "c.pem"), 1, "go together"},
 		{"rule without role", append(base, "--require-role", "/admin"), 1, "PATHPREFIX=ROLE"},

@@ -37,20 +37,13 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	redisURL := fs.String("redis", "", "keep brute-force limits in this Redis server (redis://host:port/db), so they hold across instances; default: in memory")
 	var proxies listFlag
 	fs.Var(&proxies, "trusted-proxy", "an address or CIDR of a proxy whose X-Forwarded-For and Forwarded headers name the client (repeatable)")
-	df := addDBFlags(fs)
+	df := addDBFlags(fs, needKeys)
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
 	useTLS, err := lf.check()
 	if err != nil {
 		return err
-	}
-	if *issuerURL == "" {
-		scheme := "http"
-		if useTLS {
-			scheme = "https"
-		}
-		*issuerURL = scheme + "://" + *lf.listen
 	}
 	crossOrigin, err := newCORS(origins.vals)
 	if err != nil {
@@ -63,18 +56,34 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	defer closeLimits()
 
 	log := slog.New(slog.NewJSONHandler(io.Err, nil))
-	db, err := df.open(ctx)
+	db, err := df.open(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	ring, err := df.ring(ctx, db, true, io)
+	ring, err := df.ring(ctx, db, io)
 	if err != nil {
 		return err
 	}
 	hasher, err := password.NewHasher(password.HasherConfig{MaxConcurrent: *maxHashes})
 	if err != nil {
 		return err
+	}
+	// Listen first, so that the default issuer URL names the port bound,
+	// even for --listen 127.0.0.1:0.
+	ln, err := net.Listen("tcp", *lf.listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if *issuerURL == "" {
+		scheme := "http"
+		if useTLS {
+			scheme = "https"
+		}
+		host, _, _ := net.SplitHostPort(*lf.listen)
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		*issuerURL = scheme + "://" + net.JoinHostPort(host, port)
 	}
 	srv, err := issuer.New(issuer.Config{
 		Issuer: *issuerURL, Store: db, Keys: ring, Hasher: hasher,
@@ -91,10 +100,6 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	}
 	defer stop()
 
-	ln, err := net.Listen("tcp", *lf.listen)
-	if err != nil {
-		return err
-	}
 	var handler http.Handler = srv
 	if crossOrigin != nil {
 		handler = crossOrigin.Handler(srv)

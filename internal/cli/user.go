@@ -20,15 +20,15 @@ import (
 )
 
 func runUser(ctx context.Context, args []string, io IO) error {
-	return subcommand(ctx, "user", args, io, map[string]func(context.Context, []string, IO) error{
-		"add":      runUserAdd,
-		"list":     runUserList,
-		"disable":  runUserDisable,
-		"enable":   runUserEnable,
-		"roles":    runUserRoles,
-		"passwd":   runUserPasswd,
-		"sessions": runUserSessions,
-	}, []string{"add", "list", "disable", "enable", "roles", "passwd", "sessions"})
+	return subcommand(ctx, "user", args, io, []command{
+		{"add", "add a user; prints a generated password unless --password-stdin", runUserAdd},
+		{"list", "list users", runUserList},
+		{"disable", "disable a user: end every session, revoke every token", runUserDisable},
+		{"enable", "enable a disabled user", runUserEnable},
+		{"roles", "print a user's roles, or replace them", runUserRoles},
+		{"passwd", "set a user's password, read from standard input; ends every session", runUserPasswd},
+		{"sessions", "list a user's sessions", runUserSessions},
+	})
 }
 
 // dbCommand is what a database command gets: its parsed flags, the
@@ -40,18 +40,32 @@ type dbCommand struct {
 	acct *issuer.Accounts
 }
 
+// revokingCommands write revocations or change keys, so they take
+// --access-ttl: what they write must outlive the tokens it concerns.
+var revokingCommands = map[string]bool{
+	"user disable": true, "user passwd": true, "client delete": true,
+	"revoke user": true, "revoke session": true, "revoke token": true,
+}
+
 // withDB parses the flags of a database command (extra adds its own),
-// opens and migrates the database, and runs fn.
+// opens and migrates the existing database, and runs fn.
 func withDB(ctx context.Context, name, argsUsage string, nargs int, args []string, io IO, extra func(*flag.FlagSet), fn func(dbCommand) error) error {
 	fs := newFlags(name, argsUsage, io)
-	df := addDBFlags(fs)
+	var needs dbNeeds
+	if strings.HasPrefix(name, "keys ") {
+		needs |= needKeys
+	}
+	if revokingCommands[name] {
+		needs |= needTTL
+	}
+	df := addDBFlags(fs, needs)
 	if extra != nil {
 		extra(fs)
 	}
 	if err := parse(fs, args, nargs); err != nil {
 		return err
 	}
-	db, err := df.open(ctx)
+	db, err := df.open(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -169,11 +183,11 @@ func runUserEnable(ctx context.Context, args []string, io IO) error {
 }
 
 func runRevoke(ctx context.Context, args []string, io IO) error {
-	return subcommand(ctx, "revoke", args, io, map[string]func(context.Context, []string, IO) error{
-		"user":    runRevokeUser,
-		"session": runRevokeSession,
-		"token":   runRevokeToken,
-	}, []string{"user", "session", "token"})
+	return subcommand(ctx, "revoke", args, io, []command{
+		{"user", "revoke every token of a user issued until now (by name or ID)", runRevokeUser},
+		{"session", "end a session and revoke its tokens", runRevokeSession},
+		{"token", "revoke one access token (the token, or its jti)", runRevokeToken},
+	})
 }
 
 func printRevocation(io IO, r *waxseal.Revocation) {
@@ -240,8 +254,7 @@ func runRevokeToken(ctx context.Context, args []string, io IO) error {
 func runUserRoles(ctx context.Context, args []string, io IO) error {
 	return withAccounts(ctx, "user roles", "NAME [ROLE...]", -1, args, io, nil, func(fs *flag.FlagSet, db dburl.DB, a *issuer.Accounts) error {
 		if fs.NArg() < 1 {
-			fs.Usage()
-			return errUsage
+			return usageError(fs, "missing argument NAME")
 		}
 		u, err := a.FindUser(ctx, fs.Arg(0))
 		if err != nil {

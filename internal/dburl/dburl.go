@@ -32,10 +32,7 @@ var (
 //	sqlite:PATH, sqlite://PATH          a SQLite file; sqlite:///var/lib/waxseal.db is absolute
 //	postgres://..., postgresql://...    a PostgreSQL database
 func Open(ctx context.Context, url string) (DB, error) {
-	scheme, rest, _ := strings.Cut(url, ":")
-	switch strings.ToLower(scheme) {
-	case "sqlite":
-		path := strings.TrimPrefix(rest, "//")
+	if path, ok := SQLitePath(url); ok {
 		if path == "" {
 			return nil, errors.New("dburl: sqlite URL has no file path")
 		}
@@ -44,6 +41,9 @@ func Open(ctx context.Context, url string) (DB, error) {
 			return nil, err // not a DB holding a nil *sqlite.DB
 		}
 		return db, nil
+	}
+	scheme, _, _ := strings.Cut(url, ":")
+	switch strings.ToLower(scheme) {
 	case "postgres", "postgresql":
 		db, err := postgres.Open(ctx, url)
 		if err != nil {
@@ -118,3 +118,13 @@ func secretName(k string) bool {
 // secretKeyword finds a secret in PostgreSQL's keyword=value form, with the
 // value bare or single-quoted.
 var secretKeyword = regexp.MustCompile(`(?i)(\b\w*(?:pass|secret|token|key)\w*\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)`)
+
+// SQLitePath returns the file path of a sqlite: URL, and false for any
+// other URL.
+func SQLitePath(url string) (string, bool) {
+	scheme, rest, _ := strings.Cut(url, ":")
+	if !strings.EqualFold(scheme, "sqlite") {
+		return "", false
+	}
+	return strings.TrimPrefix(rest, "//"), true
+}

@@ -1,0 +1,326 @@
+package cli_test
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The tests in this file are an operator's usual mistakes and questions,
+// asked of the real binary.
+
+// runIn runs a waxseal command in dir and returns its exit code and output.
+func runIn(t *testing.T, dir, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(waxsealBinary(t), args...)
+	cmd.Dir = dir
+	cmd.Env = childEnv()
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	default:
+		t.Fatal(err)
+	}
+	return code, out.String(), errb.String()
+}
+
+// mustIn is runIn for a command that must succeed.
+func mustIn(t *testing.T, dir, stdin string, args ...string) string {
+	t.Helper()
+	code, out, errOut := runIn(t, dir, stdin, args...)
+	if code != 0 {
+		t.Fatalf("waxseal %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// TestNoCommandButServeAndMigrateCreatesADatabase: run in the wrong
+// directory, every command that reads the database fails, naming the path
+// and the command that creates one, and leaves no file behind.
+func TestNoCommandButServeAndMigrateCreatesADatabase(t *testing.T) {
+	dir := t.TempDir()
+	abs := filepath.Join(dir, "waxseal.db")
+	for _, args := range [][]string{
+		{"user", "list"}, {"audit"}, {"client", "list"}, {"keys", "list"}, {"keys", "generate"},
+		{"revoke", "user", "alice"}, {"user", "add", "alice"}, {"user", "sessions", "alice"},
+	} {
+		code, out, errOut := runIn(t, dir, "", args...)
+		if code != 1 || out != "" || !strings.Contains(errOut, abs) || !strings.Contains(errOut, "waxseal migrate") {
+			t.Errorf("waxseal %s: exit %d, stdout %q, stderr %q; want exit 1 naming %s and 'waxseal migrate'", strings.Join(args, " "), code, out, errOut, abs)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Fatalf("waxseal %s left %v behind", strings.Join(args, " "), entries)
+		}
+	}
+	mustIn(t, dir, "", "migrate")
+	if _, err := os.Stat(abs); err != nil {
+		t.Fatalf("migrate made no database: %v", err)
+	}
+	if out := mustIn(t, dir, "", "user", "list"); !strings.HasPrefix(out, "NAME") {
+		t.Fatalf("user list on the new database: %q", out)
+	}
+}
+
+// TestMistypedMasterKeyFileCreatesNoKey: once the database holds signing
+// keys, a master key file that is not there is an error, and no new key is
+// made; a key is made with a new database or by keys init-master only.
+func TestMistypedMasterKeyFileCreatesNoKey(t *testing.T) {
+	dir := t.TempDir()
+	mustIn(t, dir, "", "migrate")
+	if _, err := os.Stat(filepath.Join(dir, "waxseal.key")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("migrate made a master key: %v", err)
+	}
+	mustIn(t, dir, "", "keys", "generate") // a new database: the key is made beside it
+	if _, err := os.Stat(filepath.Join(dir, "waxseal.key")); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"serve", "--listen", "127.0.0.1:0", "--master-key-file", "waxsael.key"},
+		{"keys", "list", "--master-key-file", "waxsael.key"},
+		{"keys", "rotate", "--master-key-file", "waxsael.key"},
+	} {
+		code, _, errOut := runIn(t, dir, "", args...)
+		if code != 1 || !strings.Contains(errOut, "waxsael.key does not exist") || strings.Contains(errOut, "created") {
+			t.Errorf("waxseal %s: exit %d, %q", strings.Join(args, " "), code, errOut)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "waxsael.key")); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("waxseal %s created the mistyped key file", strings.Join(args, " "))
+		}
+	}
+
+	// keys init-master: a new file of mode 0600, never replaced; or the
+	// key printed for a secret store, usable as WAXSEAL_MASTER_KEY.
+	other := t.TempDir()
+	mustIn(t, other, "", "keys", "init-master", "--master-key-file", "k")
+	st, err := os.Stat(filepath.Join(other, "k"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("init-master: %v %v", st, err)
+	}
+	before, _ := os.ReadFile(filepath.Join(other, "k"))
+	if code, _, _ := runIn(t, other, "", "keys", "init-master", "--master-key-file", "k"); code != 1 {
+		t.Fatalf("init-master over an existing file: exit %d", code)
+	}
+	if after, _ := os.ReadFile(filepath.Join(other, "k")); !bytes.Equal(before, after) {
+		t.Fatal("init-master replaced a key file")
+	}
+	printed := strings.TrimSpace(mustIn(t, other, "", "keys", "init-master", "--print"))
+	if len(printed) != 44 {
+		t.Fatalf("init-master --print: %q", printed)
+	}
+	mustIn(t, other, "", "migrate")
+	cmd := exec.Command(waxsealBinary(t), "keys", "generate")
+	cmd.Dir, cmd.Env = other, append(childEnv(), "WAXSEAL_MASTER_KEY="+printed)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("keys generate with the printed key: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(other, "waxseal.key")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a master key file was made although WAXSEAL_MASTER_KEY was set")
+	}
+}
+
+// login gets an access token for user from the issuer at base.
+func login(t *testing.T, base, user, password string) string {
+	t.Helper()
+	a, err := send(http.DefaultClient, http.MethodPost, base+"/token",
+		url.Values{"grant_type": {"password"}, "username": {user}, "password": {password}}, "")
+	if err != nil || a.Status != http.StatusOK || a.str("access_token") == "" {
+		t.Fatalf("login: %v %d %s", err, a.Status, a.Raw)
+	}
+	return a.str("access_token")
+}
+
+// TestTokenVerifySaysWhatItChecked: with --issuer, verify catches up with
+// the revocation feed and refuses a token revoked by logout; it lists what
+// it checked, and says what it did not.
+func TestTokenVerifySaysWhatItChecked(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "waxseal.db")
+	mustIn(t, dir, "", "migrate", "--database", db)
+	const pw = "quince lantern meridian 81"
+	mustIn(t, dir, pw+"\n", "user", "add", "--database", db, "--password-stdin", "alice")
+	srv := startServer(t, "issuer", "--database", db, "--audience", "notes")
+	access := login(t, srv.URL, "alice", pw)
+
+	out := mustIn(t, dir, "", "token", "verify", "--issuer", srv.URL, "--audience", "notes", access)
+	for _, want := range []string{"VALID", "signature", "issuer", "audience    lists notes", "expiry", "revocation  not revoked (revocation feed caught up to cursor"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verify output lacks %q:\n%s", want, out)
+		}
+	}
+	_, out, errOut := runIn(t, dir, "", "token", "verify", "--issuer", srv.URL, access)
+	if !strings.Contains(out, "audience    NOT CHECKED") || !strings.Contains(errOut, "audience was not checked") {
+		t.Errorf("without --audience: %s%s", out, errOut)
+	}
+	jwks := filepath.Join(dir, "jwks.json")
+	if err := os.WriteFile(jwks, []byte(mustIn(t, dir, "", "keys", "jwks", "--database", db)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, out, errOut = runIn(t, dir, "", "token", "verify", "--issuer", srv.URL, "--audience", "notes", "--jwks-file", jwks, access)
+	if !strings.Contains(out, "revocation  NOT CHECKED") || !strings.Contains(errOut, "revocation was not checked") {
+		t.Errorf("with --jwks-file: %s%s", out, errOut)
+	}
+
+	if a, err := send(http.DefaultClient, http.MethodPost, srv.URL+"/v1/logout", nil, access); err != nil || a.Status/100 != 2 {
+		t.Fatalf("logout: %v %d %s", err, a.Status, a.Raw)
+	}
+	code, out, errOut := runIn(t, dir, "", "token", "verify", "--issuer", srv.URL, "--audience", "notes", access)
+	if code != 1 || strings.Contains(out, "VALID") || !strings.Contains(errOut, "revoked") {
+		t.Fatalf("verify after logout: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// An issuer that does not answer: nothing is called valid.
+	srv.kill(t)
+	code, out, errOut = runIn(t, dir, "", "token", "verify", "--issuer", srv.URL, "--timeout", "1s", access)
+	if code != 1 || out != "" || !strings.Contains(errOut, "nothing verified") {
+		t.Fatalf("verify with the issuer down: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// freeAddr returns a loopback address nothing listens on, for now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// get returns the status and body of a GET.
+func get(t *testing.T, u, bearer string) (int, string) {
+	t.Helper()
+	a, err := send(http.DefaultClient, http.MethodGet, u, nil, bearer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.Status, a.Raw
+}
+
+// TestProxyStartsWhileIssuerIsDown: the proxy starts with the issuer
+// unreachable, answers 503 and says why on its readiness probe, and serves
+// once the issuer is up.
+func TestProxyStartsWhileIssuerIsDown(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "waxseal.db")
+	issuerAddr := freeAddr(t)
+	upstream := startServer(t, "upstream", "--database", db) // any HTTP service will do
+	proxy := startCommand(t, "proxy", "proxy", "--listen", "127.0.0.1:0", "--upstream", upstream.URL,
+		"--issuer", "http://"+issuerAddr, "--audience", "notes")
+
+	status, body := get(t, proxy.URL+"/.waxseal/readyz", "")
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, "not ready") {
+		t.Fatalf("readyz with the issuer down: %d %q", status, body)
+	}
+	if status, body := get(t, proxy.URL+"/notes", "some.token.here"); status != http.StatusServiceUnavailable {
+		t.Fatalf("request with the issuer down: %d %q", status, body)
+	}
+	if status, _ := get(t, proxy.URL+"/.waxseal/livez", ""); status != http.StatusOK {
+		t.Fatalf("livez: %d", status)
+	}
+	if !strings.Contains(proxy.log.tail(), "does not answer") {
+		t.Errorf("the proxy does not log why it is not ready:\n%s", proxy.log.tail())
+	}
+
+	startCommand(t, "issuer", "serve", "--listen", issuerAddr, "--database", db)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		status, body = get(t, proxy.URL+"/.waxseal/readyz", "")
+		if status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz 30 s after the issuer started: %d %q\n%s", status, body, proxy.log.tail())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if status, _ := get(t, proxy.URL+"/notes", "some.token.here"); status != http.StatusUnauthorized {
+		t.Fatalf("a bad token once ready: %d, want 401", status)
+	}
+}
+
+// TestHelp: a wrong flag is the error and one line pointing at --help;
+// groups list their subcommands; each subcommand shows its own flags.
+func TestHelp(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runIn(t, dir, "", "user", "add", "--rol", "admin", "alice")
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	if code != 2 || out != "" || len(lines) != 2 || !strings.Contains(lines[0], "-rol") || !strings.Contains(lines[1], "waxseal user add --help") {
+		t.Fatalf("wrong flag: exit %d, stderr %q", code, errOut)
+	}
+	for group, subs := range map[string][]string{
+		"keys": {"init-master", "generate", "list", "rotate", "compromise", "jwks"},
+		"user": {"add", "list", "disable", "enable", "roles", "passwd", "sessions"},
+	} {
+		code, out, _ := runIn(t, dir, "", group, "--help")
+		if code != 0 {
+			t.Errorf("%s --help: exit %d", group, code)
+		}
+		for _, sub := range subs {
+			n := 0
+			for _, l := range strings.Split(out, "\n") {
+				if f := strings.Fields(l); len(f) > 1 && f[0] == sub {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("%s --help lists %s on %d lines:\n%s", group, sub, n, out)
+			}
+		}
+	}
+	code, out, _ = runIn(t, dir, "", "user", "list", "--help")
+	if code != 0 || !strings.Contains(out, "-database") || !strings.Contains(out, "-json") {
+		t.Errorf("user list --help: exit %d\n%s", code, out)
+	}
+	for _, unused := range []string{"-master-key-file", "-alg", "-access-ttl", "-password-stdin"} {
+		if strings.Contains(out, unused) {
+			t.Errorf("user list --help shows %s:\n%s", unused, out)
+		}
+	}
+	if _, out, _ = runIn(t, dir, "", "user", "passwd", "--help"); !strings.Contains(out, "standard input") {
+		t.Errorf("user passwd --help does not say it reads standard input:\n%s", out)
+	}
+	if _, out, _ = runIn(t, dir, "", "keys", "init-master", "--help"); !strings.Contains(out, "base64") {
+		t.Errorf("keys init-master --help does not document the file format:\n%s", out)
+	}
+
+	// audit: names beside IDs; an unknown type is an error.
+	mustIn(t, dir, "", "migrate")
+	mustIn(t, dir, "", "user", "add", "alice")
+	out = mustIn(t, dir, "", "audit", "--type", "user_created")
+	if !strings.Contains(out, "USER ID") || !strings.Contains(out, " alice ") {
+		t.Errorf("audit does not name the user:\n%s", out)
+	}
+	code, out, errOut = runIn(t, dir, "", "audit", "--type", "user_craeted")
+	if code != 2 || out != "" || !strings.Contains(errOut, "unknown --type") {
+		t.Errorf("audit --type user_craeted: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestVersion: the version, commit and Go version come from the binary's
+// build information.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		out := mustIn(t, t.TempDir(), "", args...)
+		if !strings.HasPrefix(out, "waxseal ") || !strings.Contains(out, "\ncommit: ") ||
+			!strings.Contains(out, "\ngo: "+runtime.Version()+"\n") || !strings.Contains(out, runtime.GOOS+"/"+runtime.GOARCH) {
+			t.Errorf("waxseal %s:\n%s", args[0], out)
+		}
+	}
+}
