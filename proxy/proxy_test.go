@@ -218,9 +218,6 @@ func TestBadInputNeverReachesUpstream(t *testing.T) {
 	}
 }
 
-<<<<<<< HEAD
-// TestRoleRules: the longest matching prefix decides, prefixes are plain
-// string prefixes, and case does not get around them.
 // TestUnforwardableClaimsRefused: a token the guard verified whose claims
 // cannot be forwarded as header values unchanged (control characters that
 // would split or end a header, a role holding the separator) gets 401
@@ -261,12 +258,10 @@ func TestUnforwardableClaimsRefused(t *testing.T) {
 	}
 }
 
-=======
 // TestRoleRules: the longest matching prefix decides, prefixes match whole
 // path segments ("/admin" covers /admin and /admin/..., not
 // /administrator; a trailing slash changes nothing), and case does not get
 // around them.
->>>>>>> c42114e (cli, guard, proxy: no command but serve and migrate makes a database; master keys only with a new database or keys init-master; token verify checks revocation and says what it checked; the guard and the proxy start while the issuer is down; role rules match whole segments; help that helps; version)
 func TestRoleRules(t *testing.T) {
 	e := newEnv(t)
 	p := e.proxy(proxy.Config{Rules: []proxy.Rule{
