@@ -1,0 +1,226 @@
+package experiment
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/waxseal/waxseal/proof/cluster"
+)
+
+// Verdict is one row of the summary.
+type Verdict struct {
+	Claim, Verdict, Figure string
+}
+
+// Verdicts judges each claim of the design against the measurements.
+func Verdicts(res *Results) []Verdict {
+	var v []Verdict
+	rev := res.Revocation[cluster.Waxseal]
+	if rev != nil {
+		st := res.Revocation[cluster.Sticky]
+		verdict := "held"
+		if rev.AcceptedOn < float64(rev.Instances) {
+			verdict = "did not hold"
+		}
+		v = append(v, Verdict{"Any instance can serve any request", verdict,
+			fmt.Sprintf("a fresh token was accepted by %.1f of %d instances (sticky sessions: %.1f of %d)", rev.AcceptedOn, rev.Instances, st.AcceptedOn, st.Instances)})
+	}
+	if pts := res.Scale[cluster.Waxseal]; len(pts) > 1 {
+		last := pts[len(pts)-1]
+		r := last.ReqPerSec / pts[0].ReqPerSec
+		sh := res.Scale[cluster.Shared]
+		rs := sh[len(sh)-1].ReqPerSec / sh[0].ReqPerSec
+		verdict := "held"
+		cond := ""
+		switch {
+		case r < 1.3:
+			verdict = "did not hold"
+		case r < 0.6*float64(last.Instances):
+			verdict = "held with a condition"
+			cond = "; sub-linear on this 2-core machine, where nginx, the load generator and the instances share the cores"
+		}
+		if !res.CPULimited && verdict == "held" {
+			verdict, cond = "held with a condition", "; instances limited by GOMAXPROCS=1 only"
+		}
+		v = append(v, Verdict{"Scales out behind a plain (round-robin) load balancer", verdict,
+			fmt.Sprintf("%d → %d instances: %.2f× the requests/s (shared sessions: %.2f×)%s", pts[0].Instances, last.Instances, r, rs, cond)})
+	}
+	if l := res.Loss[cluster.Waxseal]; l != nil {
+		verdict := "held"
+		fig := fmt.Sprintf("one of 3 instances killed: %d of %d users had to log in again, %d of %d requests failed", l.ForcedUsers, l.Users, l.Failed, l.After)
+		switch {
+		case l.ForcedUsers > 0 || l.Refused > 0:
+			verdict = "did not hold"
+		case l.Failed > 0:
+			verdict = "held with a condition"
+			fig += " (requests in flight on the killed instance; nginx sent the rest elsewhere)"
+		}
+		st := res.Loss[cluster.Sticky]
+		fig += fmt.Sprintf("; sticky sessions: %d of %d users logged out", st.ForcedUsers, st.Users)
+		v = append(v, Verdict{"Loses nobody when an instance dies", verdict, fig})
+	}
+	var redis, issuer *OutageResult
+	for _, o := range res.Outage {
+		if o.Mode == cluster.Waxseal && o.Stopped == "Redis" {
+			redis = o
+		}
+		if o.Mode == cluster.Waxseal && o.Stopped == "issuer" {
+			issuer = o
+		}
+	}
+	if redis != nil && issuer != nil {
+		verdict := "held with a condition"
+		fig := fmt.Sprintf("Redis stopped %s: %d failed requests; but the issuer is shared: stopped %s, %d API requests failed, %d refreshes and %d logins failed",
+			redis.Down, redis.FailedDuring+redis.FailedAfter, issuer.Down, issuer.FailedDuring+issuer.FailedAfter, issuer.RefreshFailed, issuer.LoginFailed)
+		if redis.FailedDuring+redis.FailedAfter > 0 {
+			verdict = "did not hold"
+		} else if issuer.FailedDuring+issuer.FailedAfter+issuer.RefreshFailed+issuer.LoginFailed == 0 {
+			verdict = "held"
+		}
+		v = append(v, Verdict{"Needs no shared session store", verdict, fig})
+	}
+	if l := res.Loss[cluster.Waxseal]; l != nil {
+		refused := 0
+		for _, e := range l.Events {
+			if e.At < l.Kill && e.Kind.API() && e.Status == 401 {
+				refused++
+			}
+		}
+		verdict := "held"
+		if refused > 0 {
+			verdict = "did not hold"
+		}
+		v = append(v, Verdict{"Needs no sticky routing", verdict,
+			fmt.Sprintf("round robin over 3 instances: %d of %d requests refused before the kill", refused, l.Before+refused)})
+	}
+	if len(res.CSRF) > 0 {
+		acted, control, tried := 0, true, 0
+		cookieActed := 0
+		for _, r := range res.CSRF {
+			if strings.HasPrefix(r.Target, "waxseal") {
+				tried++
+				if r.Acted {
+					acted++
+				}
+				control = control && r.Control
+			} else if r.Acted {
+				cookieActed++
+			}
+		}
+		verdict := "held"
+		switch {
+		case !control:
+			verdict = "not decided (the legitimate request failed)"
+		case acted > 0:
+			verdict = "did not hold"
+		}
+		v = append(v, Verdict{"A cross-site request carries no credential (no CSRF)", verdict,
+			fmt.Sprintf("Chromium: %d of %d cross-site attacks acted on the bearer API; %d of %d acted on the cookie apps", acted, tried, cookieActed, len(res.CSRF)-tried)})
+	}
+	if rev != nil {
+		sh := res.Revocation[cluster.Shared]
+		verdict := "held with a condition"
+		if rev.NeverRefused > 0 {
+			verdict = "did not hold"
+		}
+		v = append(v, Verdict{"Revocation reaches every verifier fast (the brief's claim)", verdict,
+			fmt.Sprintf("logout until refused on all 3 instances: p50 %s ms, max %s ms through the feed; deleting a shared session: max %s ms",
+				ms(rev.P50), ms(rev.Max), ms(sh.Max))})
+	}
+	return v
+}
+
+// Write writes PROOF.md into o.Out; the tables and plots are already in
+// o.Out/proof.
+func Write(o Options, res *Results) error {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	table := func(name string) string {
+		for _, t := range res.Tables {
+			if t.Name == name {
+				return t.Markdown() + fmt.Sprintf("\nRaw data: [proof/%s.csv](proof/%s.csv)\n", name, name)
+			}
+		}
+		return "_not run_\n"
+	}
+	img := func(name, alt string) string {
+		return fmt.Sprintf("\n![%s](proof/%s.png)\n\n(SVG: [proof/%s.svg](proof/%s.svg))\n", alt, name, name, name)
+	}
+	p := res.Params
+	w("# Proof: stateless tokens against server sessions, side by side\n\n")
+	w("This file is written by the harness in [`proof/`](../proof); do not edit it by hand. Run it again with\n\n")
+	w("```\nproof/run            # the full run, about 10 minutes; rewrites this file\n```\n\n")
+	w("Run: %s, %s version, %s in all. Machine: %s; load average %s at the end, shared with other work, so absolute numbers move from run to run; the comparisons are between modes measured in the same run.\n\n",
+		res.Started.Format("2006-01-02 15:04 UTC"), p.Name, res.Elapsed.Round(1e9), res.Machine, loadAvg())
+	w("## Summary\n\nOne row per claim of the design. The figure is what decided it.\n\n| claim | verdict | deciding figure |\n|---|---|---|\n")
+	for _, v := range Verdicts(res) {
+		w("| %s | **%s** | %s |\n", v.Claim, v.Verdict, v.Figure)
+	}
+	w("\nWhere waxseal pays: every API request carries its token (%d bytes of header against %d for a session cookie); every user refreshes about %.0f times an hour at the default 10-minute lifetime, each a write transaction at the issuer; a revocation takes the feed's few milliseconds where deleting a shared session takes effect at once; a token never seen before costs a full signature check; and logins and refreshes need the issuer, which is a shared part like a session store.\n\n",
+		res.Costs.CredentialBytes[cluster.Waxseal], res.Costs.CredentialBytes[cluster.Sticky], 3600/(600.0-10))
+	w("## Topology\n\nEverything is a real process on loopback, started by the harness:\n\n")
+	w("- the waxseal issuer (`waxseal serve`, built from this repository, %s, access tokens for %s), with %d accounts made through `POST /v1/signup`;\n", dbKind(o.Postgres), p.AccessTTL, len(res.Params.ScaleSizes)*0+max(p.LossUsers, p.ScaleUsers, p.OutUsers)+8)
+	w("- N instances of the notes API, each with `GOMAXPROCS=1`, sharing one SQLite file of notes, in three modes:\n")
+	w("  - **waxseal**: `examples/notes`, the guard middleware; tokens in `Authorization: Bearer`; nginx round robin;\n")
+	w("  - **sticky**: the same API with server-side sessions in each instance's memory ([alexedwards/scs](https://github.com/alexedwards/scs) v2, `proof/sessionapp`), a session cookie, nginx `ip_hash`;\n")
+	w("  - **shared**: the same with scs's Redis store (goredisstore) on a redis-server of the harness's own, nginx round robin;\n")
+	w("- nginx (Debian's package) with a generated configuration, one worker, `max_fails=1 fail_timeout=10s`, `proxy_next_upstream error timeout`, keep-alive to the upstreams;\n")
+	w("- simulated users in Go (`proof/load`): each from a loopback address of its own (127.A.B.1, so `ip_hash` and the issuer's per-address limits see distinct clients), logging in, then reading (70%%), adding (20%%) and deleting (10%%) notes with an exponential think time, refreshing the access token 10 s before it expires (as golang.org/x/oauth2 does), and logging in again when a credential is refused.\n\n")
+	w("Logins cost the same in every mode: argon2id with waxseal's parameters, at the issuer or in the session app. The session app renews the session token at login and uses scs's idle timeout (30 minutes), so scs rewrites the session on every request, as it is documented to.\n\n")
+
+	w("## Instance loss\n\nThree instances under steady load (%d users, think time %s); after %s one instance is killed with SIGKILL; the run goes on for %s. *Failed* is no answer or a 5xx; *refused* is a 401; *time to recover* is from the kill until the end of the last failed or refused request or forced login.\n\n",
+		p.LossUsers, p.LossThink, p.LossWarm, p.LossAfter)
+	w("%s%s\n", table("instance-loss"), img("instance-loss", "failed and refused requests per second around the kill, per mode"))
+	w("Per-request data of every mode: [proof/instance-loss-requests.csv](proof/instance-loss-requests.csv).\n\n")
+
+	w("## Scale-out\n\nClosed loop: %d users with no think time, after every user has logged in, measured for %s per point. Each instance runs with GOMAXPROCS=1", p.ScaleUsers, p.ScaleMeasure)
+	if res.CPULimited {
+		w(" in a cgroup of its own capped at %.0f%% of one core, so that 4 instances need one core in all and the curve shows the design rather than the 2 shared cores", p.CPUShare*100)
+	} else {
+		w(" (no writable cgroup on this machine, so instances compete for the 2 cores and the curve flattens early)")
+	}
+	w(". nginx, Redis and the load generator are not capped. *Instance CPU per request* is the instances' processor time (from /proc) over the answered requests.\n\n")
+	w("%s%s%s\n", table("scale-out"), img("scale-out", "requests per second against instances"), img("scale-out-p99", "p99 latency against instances"))
+	w("### The authentication check per request\n\nGo benchmarks of the check alone (`testing.Benchmark`, best of the runs), the same code as `go test -bench . ./proof/experiment/` runs:\n\n")
+	w("%s%s\n", table("auth-cost"), img("auth-cost", "cost of one authentication check"))
+
+	w("## Shared-store outage\n\nThree instances under steady load (%d users); after %s the shared part is stopped (SIGKILL) for %s and restarted (Redis with its append-only file, so sessions survive the restart; the issuer on the same database). waxseal has no session store, so its fair counterpart is its issuer, stopped the same way.\n\n", p.OutUsers, p.OutWarm, p.OutDown)
+	w("%s%s\n", table("outage"), img("outage", "failures per second while the shared part is down"))
+	w("Per-request data: [proof/outage-requests.csv](proof/outage-requests.csv).\n\n")
+
+	w("## Revocation\n\nFor each of %d logouts: log in, check that each instance (asked directly, past nginx) accepts the credential, log out (waxseal: `POST /v1/logout` at the issuer; sessions: `POST /logout` through nginx), then ask every instance again and again until each refuses it. The time runs from the logout's answer until the last instance refuses.\n\n", p.RevRounds)
+	w("%s%s\n", table("revocation"), img("revocation", "time from logout until refused everywhere"))
+	w("A sticky session exists on one instance only: the other instances never accepted it, which is why it is refused everywhere at once, and also why that user is lost with that instance.\n\n")
+
+	w("## CSRF in a real browser\n\nHeadless Chromium (Debian's package, driven with chromedp). The user logs in on the app's own origin (`http://localhost:PORT`; the bearer app keeps its token in `sessionStorage`) and makes one legitimate request from there (the control column: it must act, or the test could not see an attack act). Then a page on another site (`http://evil.attacker.test:PORT`) submits a form POST to `/notes` and sends a `fetch` with `credentials: \"include\"`. *Acted* means the app stored the attacker's note.\n\n")
+	if res.CSRFNote != "" {
+		w("%s\n\n", res.CSRFNote)
+	}
+	w("%s%s\n", table("csrf"), img("csrf", "cross-site attacks that acted, per target"))
+	w("The bearer API is safe because the browser has nothing to attach: the token lives in the app's script and goes only where the script sends it. Cookie apps are safe with `SameSite=Lax` or `Strict` (scs's default is Lax) or a CSRF token; they are open when the cookie must be `SameSite=None` (an app embedded in or called from another site) and no CSRF token is checked.\n\n")
+
+	w("## What it costs\n\nBytes counted at the load generator's sockets (HTTP/1.1 headers and bodies) over the instance-loss runs; issuer costs from %d logins then %d refreshes one at a time on a quiet issuer (processor time from /proc; rows from PostgreSQL's `pg_stat_database`).\n\n", p.CostRounds, p.CostRounds)
+	w("%s%s\n", table("costs"), img("wire", "bytes on the wire per request"))
+
+	w("## Capacity model: 100 service instances, 10⁶ active users\n\n")
+	if c := res.Capacity; c != nil {
+		w("Inputs: G = %.0f guarded instances, U = %.0f active users, access-token lifetime TTL = %s refreshed %s early, verifier leeway %s, %.0f issuer instances, %.0f revocation (logout) per user per day, %.0f API requests per user per minute. Per-unit costs come from this run's measurements (last column).\n\n",
+			c.Instances, c.Users, c.TTL, c.Ahead, c.Leeway, c.IssuerInstances, c.RevocationsPerUserDay, c.RequestsPerUserMinute)
+		w("| quantity | formula | at G = 100, U = 10⁶ | measured input / check against the small run |\n|---|---|---|---|\n")
+		for _, r := range c.Rows {
+			w("| %s | %s | %s | %s |\n", r[0], r[1], r[2], r[3])
+		}
+		w("\nThe refresh load is the largest cost waxseal moves to the issuer: it is proportional to U/TTL, so doubling the access-token lifetime halves it, at the price of a longer window for a token whose revocation a verifier has not heard (the feed closes that window while it is connected). The feed's fan-out is proportional to revocations × G, small next to the request rate; each guard holds one SSE connection, so G/I connections per issuer instance. The denylist stays small because an entry lives only until the tokens it matches expire.\n\n")
+	}
+	w("## Honest limits of this measurement\n\n")
+	w("- One machine: the load generator, nginx, Redis, PostgreSQL, the issuer and the instances share 2 cores with other work, so latencies include waiting for a core. The comparisons are side by side in one run; absolute numbers are not what a production cluster would see.\n")
+	w("- The session modes authenticate with a cookie that the client sends on every request, as a browser would; the load generator is not a browser. The CSRF experiment is the browser part.\n")
+	w("- The issuer here is one process; with PostgreSQL it scales out the same way the API does (see README), which this harness does not measure.\n")
+	w("- A token never seen before costs a full signature check (the cold row above); in the load runs each user repeats its token, so the guard's cache answers nearly every request.\n")
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(o.Out, "PROOF.md"), []byte(b.String()), 0o644)
+}
