@@ -170,7 +170,7 @@ fetch("/notes", {method: "POST", headers: {"Authorization": "Bearer " + sessionS
 	}
 	target := url.QueryEscape(app + "/notes")
 	for _, page := range []string{"/form", "/fetch"} {
-		if err := chromedp.Do(tctx, chromedp.Navigate(evil+page+"?target="+target), chromedp.Sleep(1500*time.Millisecond)); err != nil {
+		if err := chromedp.Do(tctx, chromedp.Navigate(evil+page+"?target="+target), chromedp.Sleep(time.Second)); err != nil {
 			return nil, fmt.Errorf("attack page %s: %w", page, err)
 		}
 	}

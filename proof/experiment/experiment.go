@@ -32,6 +32,7 @@ type Params struct {
 	ScaleUsers          int
 	ScaleSizes          []int
 	ScaleMeasure        time.Duration
+	ScaleRounds         int     // each point is the best of this many runs
 	CPUShare            float64 // of a core, per instance, in the scale-out runs
 	OutUsers            int
 	OutWarm, OutDown    time.Duration
@@ -47,7 +48,7 @@ func Full() Params {
 	return Params{
 		Name: "full", AccessTTL: 20 * time.Second, RefreshAhead: 10 * time.Second,
 		LossUsers: 90, LossThink: 200 * time.Millisecond, LossWarm: 10 * time.Second, LossAfter: 15 * time.Second,
-		ScaleUsers: 16, ScaleSizes: []int{1, 2, 4}, ScaleMeasure: 8 * time.Second, CPUShare: 0.25,
+		ScaleUsers: 16, ScaleSizes: []int{1, 2, 4}, ScaleMeasure: 8 * time.Second, ScaleRounds: 2, CPUShare: 0.25,
 		OutUsers: 60, OutWarm: 8 * time.Second, OutDown: 10 * time.Second, OutAfter: 10 * time.Second,
 		RevRounds: 30, BenchTime: time.Second, CostRounds: 100, StatsSettle: 11 * time.Second,
 	}
@@ -59,7 +60,7 @@ func Short() Params {
 	return Params{
 		Name: "short", AccessTTL: 12 * time.Second, RefreshAhead: 10 * time.Second,
 		LossUsers: 6, LossThink: 100 * time.Millisecond, LossWarm: 2 * time.Second, LossAfter: 1500 * time.Millisecond,
-		ScaleUsers: 4, ScaleSizes: []int{1, 2}, ScaleMeasure: time.Second, CPUShare: 0.25,
+		ScaleUsers: 4, ScaleSizes: []int{1, 2}, ScaleMeasure: time.Second, ScaleRounds: 1, CPUShare: 0.25,
 		OutUsers: 4, OutWarm: 1500 * time.Millisecond, OutDown: 2 * time.Second, OutAfter: time.Second,
 		RevRounds: 2, BenchTime: 50 * time.Millisecond, CostRounds: 3, StatsSettle: 1500 * time.Millisecond,
 	}

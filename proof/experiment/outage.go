@@ -60,7 +60,6 @@ func outageRun(ctx context.Context, env *cluster.Env, o Options, m cluster.Mode,
 		Think: o.LossThink, WriteShare: 0.2, DeleteShare: 0.1, RefreshAhead: o.RefreshAhead, Spread: o.OutWarm / 3,
 	})
 	sleep(ctx, o.OutWarm)
-	r.Start = time.Since(run.Start)
 	var restart func(context.Context) error
 	if stopped == "Redis" {
 		env.Redis.Kill()
@@ -69,12 +68,16 @@ func outageRun(ctx context.Context, env *cluster.Env, o Options, m cluster.Mode,
 		env.Issuer.Kill()
 		restart = env.Issuer.Restart
 	}
+	// The outage starts once the process is gone (Kill waits for it).
+	r.Start = time.Since(run.Start)
 	sleep(ctx, o.OutDown)
+	// The outage ends when the restart begins: a request answered after
+	// that may have been served by the restarted process.
+	end := time.Since(run.Start)
 	if err := restart(ctx); err != nil {
 		run.Stop()
 		return nil, fmt.Errorf("restarting %s: %w", stopped, err)
 	}
-	end := time.Since(run.Start)
 	sleep(ctx, o.OutAfter)
 	r.Events = run.Stop()
 	forced := map[int]bool{}
@@ -123,7 +126,7 @@ func outageRun(ctx context.Context, env *cluster.Env, o Options, m cluster.Mode,
 
 func writeOutage(o Options, res *Results) error {
 	t := &report.Table{Name: "outage", Header: []string{"mode, what was stopped", "API requests", "answered while stopped (req/s; before: req/s)", "failed while stopped",
-		"failed after the restart", "refused (401)", "users forced to log in again", "refreshes failed", "logins failed",
+		"failed after the restart", "refused (401)", "users forced to log in again", "refresh attempts failed", "logins failed",
 		"recovered after the restart (s)"}}
 	var raw [][]string
 	var series []report.Series

@@ -72,9 +72,16 @@ func Verdicts(res *Results) []Verdict {
 	}
 	if redis != nil && issuer != nil {
 		verdict := "held with a condition"
-		fig := fmt.Sprintf("Redis stopped %s: %d failed requests; but the issuer is shared: stopped %s, %d API requests failed, %d refreshes and %d logins failed",
-			redis.Down, redis.FailedDuring+redis.FailedAfter, issuer.Down, issuer.FailedDuring+issuer.FailedAfter, issuer.RefreshFailed, issuer.LoginFailed)
-		if redis.FailedDuring+redis.FailedAfter > 0 {
+		var shared *OutageResult
+		for _, o := range res.Outage {
+			if o.Mode == cluster.Shared {
+				shared = o
+			}
+		}
+		fig := fmt.Sprintf("Redis stopped %s: waxseal answered %.0f req/s throughout, 0 failed (shared sessions: %.0f req/s, %d failed); but the issuer is a shared part: stopped %s, %d API requests failed, %d refresh attempts and %d logins failed",
+			redis.Down, float64(redis.AnsweredWhile)/redis.Down.Seconds(), float64(shared.AnsweredWhile)/shared.Down.Seconds(), shared.FailedDuring+shared.FailedAfter,
+			issuer.Down, issuer.FailedDuring+issuer.FailedAfter, issuer.RefreshFailed, issuer.LoginFailed)
+		if redis.FailedDuring+redis.FailedAfter > 0 || redis.AnsweredWhile == 0 {
 			verdict = "did not hold"
 		} else if issuer.FailedDuring+issuer.FailedAfter+issuer.RefreshFailed+issuer.LoginFailed == 0 {
 			verdict = "held"
@@ -175,7 +182,7 @@ func Write(o Options, res *Results) error {
 	w("%s%s\n", table("instance-loss"), img("instance-loss", "failed and refused requests per second around the kill, per mode"))
 	w("Per-request data of every mode: [proof/instance-loss-requests.csv](proof/instance-loss-requests.csv).\n\n")
 
-	w("## Scale-out\n\nClosed loop: %d users with no think time, after every user has logged in, measured for %s per point. Each instance runs with GOMAXPROCS=1", p.ScaleUsers, p.ScaleMeasure)
+	w("## Scale-out\n\nClosed loop: %d users with no think time, after every user has logged in, measured for %s per point; each point is the best of %d rounds, the rounds run one after the other over every size and mode. Each instance runs with GOMAXPROCS=1", p.ScaleUsers, p.ScaleMeasure, p.ScaleRounds)
 	if res.CPULimited {
 		w(" in a cgroup of its own capped at %.0f%% of one core, so that 4 instances need one core in all and the curve shows the design rather than the 2 shared cores", p.CPUShare*100)
 	} else {
