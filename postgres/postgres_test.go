@@ -162,3 +162,31 @@ func TestCloseEndsWatch(t *testing.T) {
 		t.Fatal("WatchRevocations still runs after Close")
 	}
 }
+
+// TestPoolSize: without pool_max_conns the pool holds DefaultMaxConns
+// connections, not the driver's 4; with it, what the URL says. Waits for a
+// connection are counted.
+func TestPoolSize(t *testing.T) {
+	base := pgtest.URL(t)
+	db := open(t, base)
+	if got := db.PoolStats().MaxConns; got != postgres.DefaultMaxConns() || got < 16 {
+		t.Fatalf("default pool size %d, want %d (at least 16)", got, postgres.DefaultMaxConns())
+	}
+	small := open(t, base+"&pool_max_conns=1")
+	if got := small.PoolStats().MaxConns; got != 1 {
+		t.Fatalf("pool_max_conns=1: pool size %d", got)
+	}
+	// With one connection, concurrent queries wait for it.
+	done := make(chan error, 64)
+	for range 64 {
+		go func() { done <- small.Ping(t.Context()) }()
+	}
+	for range 64 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := small.PoolStats(); s.Acquires < 64 || s.Waits < 1 {
+		t.Fatalf("after 64 concurrent pings on one connection: %+v, want waits counted", s)
+	}
+}

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -13,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/waxseal/waxseal/internal/sqlstore/pgtest"
+	"github.com/waxseal/waxseal/postgres"
 )
 
 // The tests in this file are an operator's usual mistakes and questions,
@@ -321,6 +325,33 @@ func TestVersion(t *testing.T) {
 		if !strings.HasPrefix(out, "waxseal ") || !strings.Contains(out, "\ncommit: ") ||
 			!strings.Contains(out, "\ngo: "+runtime.Version()+"\n") || !strings.Contains(out, runtime.GOOS+"/"+runtime.GOARCH) {
 			t.Errorf("waxseal %s:\n%s", args[0], out)
+		}
+	}
+}
+
+// TestPostgresPool: on PostgreSQL the issuer's pool holds 16 connections
+// (or 4 per CPU) unless pool_max_conns says otherwise, and /metrics shows
+// the waits for a connection.
+func TestPostgresPool(t *testing.T) {
+	waxsealBinary(t)
+	db := pgtest.URL(t)
+	dir := t.TempDir()
+	key := filepath.Join(dir, "master.key")
+	mustIn(t, dir, "", "migrate", "--database", db)
+	if code, _, errOut := runIn(t, dir, "", "serve", "--listen", "127.0.0.1:0", "--database", db, "--master-key-file", key); code != 1 || !strings.Contains(errOut, "keys init-master") {
+		t.Fatalf("serve on PostgreSQL without a master key: exit %d, %q", code, errOut)
+	}
+	mustIn(t, dir, "", "keys", "init-master", "--master-key-file", key)
+	for _, tc := range []struct{ url, max string }{
+		{db, fmt.Sprint(postgres.DefaultMaxConns())},
+		{db + "&pool_max_conns=3", "3"},
+	} {
+		srv := startServer(t, "pg", "--database", tc.url, "--master-key-file", key)
+		_, metrics := get(t, srv.URL+"/metrics", "")
+		for _, want := range []string{"waxseal_db_pool_max_conns " + tc.max + "\n", "waxseal_db_pool_waits_total ", "waxseal_db_pool_wait_seconds_total "} {
+			if !strings.Contains(metrics, want) {
+				t.Errorf("%s: /metrics lacks %q", tc.url, want)
+			}
 		}
 	}
 }

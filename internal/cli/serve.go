@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/waxseal/waxseal/cors"
 	"github.com/waxseal/waxseal/internal/dburl"
 	"github.com/waxseal/waxseal/issuer"
@@ -85,11 +87,15 @@ func runServe(ctx context.Context, args []string, io IO) error {
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		*issuerURL = scheme + "://" + net.JoinHostPort(host, port)
 	}
+	reg := prometheus.NewRegistry()
+	if err := registerPoolMetrics(reg, db); err != nil {
+		return err
+	}
 	srv, err := issuer.New(issuer.Config{
 		Issuer: *issuerURL, Store: db, Keys: ring, Hasher: hasher,
 		Audiences: audiences.vals, Scopes: scopes.vals,
 		AccessTTL: df.accessTTL.d, RefreshGrace: grace.d, IdleTimeout: idle.d, SessionLifetime: lifetime.d,
-		Signup: *signup, Limits: limits, Logger: log,
+		Signup: *signup, Limits: limits, Logger: log, Registerer: reg,
 	})
 	if err != nil {
 		return err
