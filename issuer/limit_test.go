@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"sync"
 	"testing"
 
 	"github.com/waxseal/waxseal/internal/e2e/issuertest"
 	"github.com/waxseal/waxseal/internal/sqlstore/pgtest"
+	"github.com/waxseal/waxseal/internal/testenv"
 	"github.com/waxseal/waxseal/issuer"
 	"github.com/waxseal/waxseal/password"
 	"github.com/waxseal/waxseal/ratelimit"
@@ -21,13 +21,7 @@ import (
 // of their own, shared by every instance given the same prefix.
 func redisLimits(t *testing.T, prefix string) issuer.Limits {
 	t.Helper()
-	u := os.Getenv("WAXSEAL_TEST_REDIS")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("WAXSEAL_TEST_REDIS is not set; CI must test against Redis")
-		}
-		t.Skip("WAXSEAL_TEST_REDIS is not set: skipping the Redis tests (e.g. WAXSEAL_TEST_REDIS=redis://127.0.0.1:6379/0)")
-	}
+	u := testenv.Redis(t)
 	client, err := ratelimit.OpenRedis(context.Background(), u)
 	if err != nil {
 		t.Fatal(err)

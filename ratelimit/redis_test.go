@@ -3,26 +3,19 @@ package ratelimit
 import (
 	"context"
 	"crypto/rand"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/waxseal/waxseal/internal/testenv"
 )
 
-// redisURL is the Redis server the tests use, from WAXSEAL_TEST_REDIS.
+// redisURL is the Redis server the tests use: WAXSEAL_TEST_REDIS, or the
+// usual local address.
 func redisURL(t *testing.T) string {
 	t.Helper()
-	u := os.Getenv("WAXSEAL_TEST_REDIS")
-	if u == "" {
-		const msg = "WAXSEAL_TEST_REDIS is not set; set it to a Redis server's URL, such as redis://127.0.0.1:6379/0, to run the Redis tests"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return u
+	return testenv.Redis(t)
 }
 
 // openRedis returns two Limiters with clients of their own, as two issuer

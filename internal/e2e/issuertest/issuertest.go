@@ -65,7 +65,8 @@ type Engine struct {
 }
 
 // Engines are SQLite and PostgreSQL; PostgreSQL is skipped (or failed, with
-// CI=true) when WAXSEAL_TEST_POSTGRES is unset.
+// CI=true) when WAXSEAL_TEST_POSTGRES is unset and nothing listens at
+// 127.0.0.1:5432.
 var Engines = []Engine{{"sqlite", SQLite}, {"postgres", Postgres}}
 
 // SQLite opens a store in a temporary file.

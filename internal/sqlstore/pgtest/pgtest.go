@@ -7,27 +7,23 @@ import (
 	"context"
 	"crypto/rand"
 	"net/url"
-	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/waxseal/waxseal/internal/testenv"
 )
 
 // Env names the variable that holds the test database's URL.
-const Env = "WAXSEAL_TEST_POSTGRES"
+const Env = testenv.PostgresEnv
 
 // URL creates an empty schema, dropped when the test ends, and returns the
-// test database's URL with search_path set to it. Without Env it skips
-// the test, or fails it when CI=true.
+// test database's URL with search_path set to it. The database is found by
+// testenv.Postgres: Env, or the usual local address; without either the
+// test is skipped, or failed when CI=true.
 func URL(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv(Env)
-	if base == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set; CI must test against PostgreSQL", Env)
-		}
-		t.Skipf("%s is not set: skipping the PostgreSQL tests (e.g. %s='postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable')", Env, Env)
-	}
+	base := testenv.Postgres(t)
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatalf("%s: %v", Env, err)
