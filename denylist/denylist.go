@@ -44,11 +44,29 @@ func New() *List {
 	}
 }
 
-// Apply adds revocations. Applying an entry twice is harmless, so a reader
-// that resumes from an older cursor may replay.
+// Apply adds revocations read from the log in cursor order, and moves the
+// cursor a reader resumes from past them. Applying an entry twice is
+// harmless, so a reader that resumes from an older cursor may replay.
 func (l *List) Apply(rs ...waxseal.Revocation) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.addLocked(rs)
+	for _, r := range rs {
+		l.cursor = max(l.cursor, r.Cursor)
+	}
+}
+
+// Add adds revocations learnt out of order, such as one the issuer has just
+// written itself, without moving the cursor: entries below them that other
+// writers committed may not have been read yet, and a cursor moved past
+// them would skip them for ever.
+func (l *List) Add(rs ...waxseal.Revocation) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.addLocked(rs)
+}
+
+func (l *List) addLocked(rs []waxseal.Revocation) {
 	for _, r := range rs {
 		switch r.Kind {
 		case waxseal.RevokeToken:
@@ -61,7 +79,6 @@ func (l *List) Apply(rs ...waxseal.Revocation) {
 			e := l.sub[r.Value]
 			l.sub[r.Value] = subEntry{notBefore: later(e.notBefore, r.NotBefore), expires: later(e.expires, r.Expires)}
 		}
-		l.cursor = max(l.cursor, r.Cursor)
 	}
 }
 

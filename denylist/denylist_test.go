@@ -64,3 +64,19 @@ func TestPrune(t *testing.T) {
 		t.Error("replay shortened an entry or moved the cursor back")
 	}
 }
+
+// TestAddKeepsCursor: an entry learnt out of order (the issuer's own) is
+// honoured at once but does not move the cursor, so an entry below it that
+// has not been read yet is still read.
+func TestAddKeepsCursor(t *testing.T) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	l := New()
+	l.Apply(waxseal.Revocation{Cursor: 1, Kind: waxseal.RevokeToken, Value: "a", Expires: now.Add(time.Hour)})
+	l.Add(waxseal.Revocation{Cursor: 3, Kind: waxseal.RevokeToken, Value: "c", Expires: now.Add(time.Hour)})
+	if !l.Revoked(&token.Claims{ID: "c"}) {
+		t.Error("an added entry is not honoured")
+	}
+	if l.Cursor() != 1 {
+		t.Errorf("Cursor = %d after Add, want 1", l.Cursor())
+	}
+}

@@ -77,6 +77,19 @@ var testMasterKey = func() keyring.MasterKey {
 // master key, as instances of one deployment do.
 func newEnv(t testing.TB, store waxseal.Store, clk *clock, opts ...envOption) *env {
 	t.Helper()
+	e := newIdleEnv(t, store, clk, opts...)
+	stop, err := e.srv.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop) // runs before the HTTP server closes; it ends the streams first
+	return e
+}
+
+// newIdleEnv is newEnv without the issuer's background work: the test
+// decides when the issuer reads the revocation log (Server.CatchUp).
+func newIdleEnv(t testing.TB, store waxseal.Store, clk *clock, opts ...envOption) *env {
+	t.Helper()
 	if clk == nil {
 		clk = issuertest.NewClock()
 	}
@@ -99,15 +112,10 @@ func newEnv(t testing.TB, store waxseal.Store, clk *clock, opts ...envOption) *e
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop, err := srv.Start(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		srv.StopStreams() // before Close, which waits for streams
 		hs.Close()
-		stop()
 	})
 	return &env{t: t, store: store, srv: srv, http: hs, clock: clk,
 		acct: &issuer.Accounts{Store: store, Hasher: h, Now: clk.Now, AccessTTL: cfg.AccessTTL, Logger: cfg.Logger}}

@@ -69,10 +69,12 @@ func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (*token.Claims, 
 }
 
 // applied puts a revocation the issuer just committed into its own denylist
-// at once, without waiting for the log to come round, and passes err on.
+// at once, without waiting for the log to come round, and passes err on. It
+// leaves the catch-up cursor where it is: another writer's entry may lie
+// just below this one, not read yet.
 func (s *Server) applied(rev *waxseal.Revocation, err error) error {
 	if rev != nil {
-		s.denied.Apply(*rev)
+		s.denied.Add(*rev)
 	}
 	return err
 }
