@@ -36,11 +36,16 @@ type Config struct {
 
 	// Keys, if set, is where keys come from instead of the issuer's
 	// jwks_uri (for example a keyset.Static from a JWKS file). With Keys set
-	// no metadata is fetched and no revocation feed is followed unless
-	// FeedURL is set: an air-gapped guard honours expiry only.
+	// no metadata is fetched, so FeedURL must name the revocation feed, or
+	// InsecureNoRevocation must be set.
 	Keys token.KeySource
 	// FeedURL overrides the metadata's revocation_feed_endpoint.
 	FeedURL string
+	// InsecureNoRevocation follows no revocation feed: a revoked token is
+	// accepted until it expires, and the guard is always ready. It is for
+	// air-gapped services that have keys (Keys) but cannot reach the issuer.
+	// New logs a warning when it is set.
+	InsecureNoRevocation bool
 
 	// FeedStaleAfter is how long the revocation feed may be unreachable
 	// before protected routes follow the stale-feed policy. Zero means
@@ -139,7 +144,7 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 		now:       cfg.Now,
 		done:      make(chan struct{}),
 		connected: make(chan struct{}),
-		hasFeed:   cfg.Keys == nil || cfg.FeedURL != "",
+		hasFeed:   !cfg.InsecureNoRevocation,
 	}
 	if g.stale <= 0 {
 		g.stale = DefaultFeedStaleAfter
@@ -149,6 +154,16 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 	}
 	if g.now == nil {
 		g.now = time.Now
+	}
+	switch {
+	case cfg.InsecureNoRevocation && cfg.FeedURL != "":
+		return nil, errors.New("guard: Config.FeedURL and InsecureNoRevocation contradict each other")
+	case cfg.InsecureNoRevocation:
+		g.log.Warn("guard: InsecureNoRevocation: no revocation feed is followed; revoked tokens are accepted until they expire",
+			"issuer", cfg.Issuer, "audience", cfg.Audience)
+	case cfg.Keys != nil && cfg.FeedURL == "":
+		return nil, errors.New("guard: Config.Keys without Config.FeedURL would follow no revocation feed: " +
+			"set FeedURL, or set InsecureNoRevocation to accept revoked tokens until they expire")
 	}
 	if cfg.Keys == nil {
 		if err := discovery.CheckURL(cfg.Issuer, cfg.InsecureAllowHTTP); err != nil {
@@ -214,7 +229,7 @@ func (g *Guard) tryConnect(ctx context.Context) error {
 		return fmt.Errorf("guard: %w", err)
 	}
 	feedURL := cfg.FeedURL
-	if feedURL == "" {
+	if feedURL == "" && !cfg.InsecureNoRevocation {
 		if md.RevocationFeedEndpoint == "" {
 			return errors.New("guard: the issuer publishes no revocation_feed_endpoint")
 		}
@@ -314,7 +329,8 @@ func (g *Guard) Close() {
 // revocations: it has the issuer's keys, has caught up with the feed at
 // least once, and has heard from it within FeedStaleAfter (the issuer
 // sends a keep-alive every 15 s, so an open stream is heard from often; a
-// silently dead one is not). A guard without a feed needs only its keys.
+// silently dead one is not). A guard with InsecureNoRevocation needs only
+// its keys.
 func (g *Guard) Ready() bool { return g.ReadyErr() == nil }
 
 // ReadyErr is nil when the guard is Ready, and otherwise says why not, in

@@ -62,7 +62,7 @@ func runProxy(ctx context.Context, args []string, io IO) error {
 		if err != nil {
 			return err
 		}
-		gc.Keys = keys
+		gc.Keys, gc.InsecureNoRevocation = keys, true
 		log.Warn("keys from a file and no revocation feed: revoked tokens are accepted until they expire", "jwks_file", *jwksFile)
 	}
 	g, err := guard.New(ctx, gc)
