@@ -278,6 +278,52 @@ func TestMemorySprayKeepsLockout(t *testing.T) {
 	}
 }
 
+// TestMemoryEvictionNeverResetsABucket: an attacker who locks an account
+// out, then sprays enough other keys (from many IPv6 /64s, say) to push the
+// account's bucket out of a full Memory before the next guess, must not find
+// a fresh burst waiting: a bucket pushed out is remembered, conservatively,
+// and a key that comes back starts no fuller than it left. Keys that were
+// never seen still start full.
+func TestMemoryEvictionNeverResetsABucket(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		policy Policy
+		target string
+	}{
+		{"account", AccountPolicy, "acct:jane"},
+		{"network", IPPolicy, "ip:203.0.113.7"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := NewMemory(tc.policy)
+			ctx := context.Background()
+			now := t0
+			for range tc.policy.Burst {
+				m.Allow(ctx, tc.target, now)
+			}
+			if d, _ := m.Allow(ctx, tc.target, now); d.Allowed {
+				t.Fatal("the burst did not run out")
+			}
+			for i := range MaxMemoryKeys + 10 {
+				m.Allow(ctx, "ip:2001:db8:"+strconv.Itoa(i)+"::/64", now)
+			}
+			now = now.Add(time.Second)
+			if d, _ := m.Allow(ctx, tc.target, now); d.Allowed {
+				t.Fatalf("%s allowed again after its bucket was pushed out", tc.target)
+			}
+			fresh := 0
+			for i := range 1000 {
+				if d, _ := m.Allow(ctx, "acct:new"+strconv.Itoa(i), now); d.Allowed {
+					fresh++
+				}
+			}
+			if fresh != 1000 {
+				t.Errorf("%d of 1000 new keys allowed, want all", fresh)
+			}
+		})
+	}
+}
+
 // TestMemoryDropsIdle: buckets that are full again are forgotten as the
 // Memory is used.
 func TestMemoryDropsIdle(t *testing.T) {

@@ -3,16 +3,59 @@ package ratelimit
 import (
 	"context"
 	"crypto/sha256"
+	"hash/maphash"
+	"math"
 	"sync"
 	"time"
 )
 
 // MaxMemoryKeys is how many buckets a Memory keeps, about 10 MB. An attacker
-// who sprays random keys only pushes out the buckets touched least
-// recently; a bucket that an ongoing attack keeps empty is touched by that
-// attack, so pushing it out takes MaxMemoryKeys other keys between two of its
-// attempts, all of them counted against the sprayer's address as well.
+// who sprays keys (from many IPv6 /64s, or at many user names) pushes out
+// the buckets touched least recently; so that this cannot hand anyone a
+// fresh burst, a bucket pushed out before it is full again is folded into a
+// fixed-size sketch (below), and a key that comes back starts no fuller than
+// it left.
 const MaxMemoryKeys = 100_000
+
+// The sketch of pushed-out buckets: sketchRows rows of sketchWidth cells,
+// each a tat (see Policy.step). A bucket pushed out raises the cell its key
+// hashes to in every row to at least its tat; a key that is not kept starts
+// at the smallest of its cells. Since cells only grow, that is never below
+// the key's own tat when it was pushed out (a count-min sketch, with max for
+// sum): eviction never resets a bucket. A new key whose cells all collide
+// with busy buckets starts emptier than it should; with 4 × 65,536 cells
+// and tats that fall back to "full" with time that needs a pushed-out
+// bucket in each of its four rows at once. The hashes are seeded per Memory,
+// so nobody can choose keys that collide with someone else's. 2 MiB,
+// allocated at the first push-out.
+const (
+	sketchRows  = 4
+	sketchWidth = 1 << 16
+)
+
+type sketch [sketchRows][sketchWidth]int64
+
+func (sk *sketch) cells(seed maphash.Seed, k *[sha256.Size]byte) (c [sketchRows]uint16) {
+	h := maphash.Bytes(seed, k[:])
+	for r := range c {
+		c[r] = uint16(h >> (16 * r))
+	}
+	return c
+}
+
+func (sk *sketch) add(seed maphash.Seed, k *[sha256.Size]byte, tat int64) {
+	for r, c := range sk.cells(seed, k) {
+		sk[r][c] = max(sk[r][c], tat)
+	}
+}
+
+func (sk *sketch) estimate(seed maphash.Seed, k *[sha256.Size]byte) int64 {
+	est := int64(math.MaxInt64)
+	for r, c := range sk.cells(seed, k) {
+		est = min(est, sk[r][c])
+	}
+	return est
+}
 
 // Memory is a Limiter for a single issuer instance. With several instances
 // behind a load balancer each keeps its own buckets and an attacker gets
@@ -29,6 +72,10 @@ type Memory struct {
 	buckets    []memBucket
 	free       []int32 // slots of forgotten buckets
 	head, tail int32   // -1 when there are no buckets
+	// pushedOut remembers buckets pushed out for room; nil until the first.
+	// Guarded by mu.
+	pushedOut *sketch
+	seed      maphash.Seed
 }
 
 type memBucket struct {
@@ -41,7 +88,7 @@ type memBucket struct {
 // cannot work (Burst below 1, Refill below a microsecond).
 func NewMemory(p Policy) *Memory {
 	p.check()
-	return &Memory{policy: p, index: make(map[[sha256.Size]byte]int32), head: -1, tail: -1}
+	return &Memory{policy: p, index: make(map[[sha256.Size]byte]int32), head: -1, tail: -1, seed: maphash.MakeSeed()}
 }
 
 // Allow implements Limiter. It never fails.
@@ -54,7 +101,7 @@ func (m *Memory) Allow(_ context.Context, key string, now time.Time) (Decision, 
 	m.dropIdleLocked(t)
 	i, ok := m.index[k]
 	if !ok {
-		i = m.addLocked(k)
+		i = m.addLocked(k, t)
 	} else {
 		m.unlinkLocked(i)
 	}
@@ -65,7 +112,9 @@ func (m *Memory) Allow(_ context.Context, key string, now time.Time) (Decision, 
 	return d, nil
 }
 
-// Reset implements Limiter. It never fails.
+// Reset implements Limiter. It never fails. A key that was once pushed out
+// for room may still start emptier than full afterwards: the sketch cannot
+// forget one key, and erring that way costs a user at most one refill.
 func (m *Memory) Reset(_ context.Context, key string) error {
 	k := sha256.Sum256([]byte(key))
 	m.mu.Lock()
@@ -89,11 +138,23 @@ func (m *Memory) dropIdleLocked(now int64) {
 	}
 }
 
-// addLocked returns the slot of a new, full bucket for k, not yet linked
-// in; when MaxMemoryKeys are kept, the least recently touched makes room.
-func (m *Memory) addLocked(k [sha256.Size]byte) int32 {
+// addLocked returns the slot of a new bucket for k, not yet linked in: full,
+// unless k was pushed out before it was full again. When MaxMemoryKeys are
+// kept, the least recently touched makes room, and is remembered in the
+// sketch if it is not full by now.
+func (m *Memory) addLocked(k [sha256.Size]byte, now int64) int32 {
 	if len(m.index) >= MaxMemoryKeys {
+		if old := &m.buckets[m.tail]; old.tat > now {
+			if m.pushedOut == nil {
+				m.pushedOut = new(sketch)
+			}
+			m.pushedOut.add(m.seed, &old.key, old.tat)
+		}
 		m.removeLocked(m.tail)
+	}
+	var tat int64
+	if m.pushedOut != nil {
+		tat = m.pushedOut.estimate(m.seed, &k)
 	}
 	var i int32
 	if n := len(m.free); n > 0 {
@@ -102,7 +163,7 @@ func (m *Memory) addLocked(k [sha256.Size]byte) int32 {
 		i = int32(len(m.buckets))
 		m.buckets = append(m.buckets, memBucket{})
 	}
-	m.buckets[i] = memBucket{key: k, prev: -1, next: -1}
+	m.buckets[i] = memBucket{key: k, tat: tat, prev: -1, next: -1}
 	m.index[k] = i
 	return i
 }
