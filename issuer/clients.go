@@ -192,7 +192,8 @@ func (s *Server) authenticateClient(r *http.Request, params map[string]string) (
 		_, named := params["client_id"]
 		return clientAuth{id: id, named: named}, nil
 	}
-	if err := s.limit(r, GrantClientCredentials, id); err != nil {
+	check, err := s.admit(r, "", id)
+	if err != nil {
 		return clientAuth{}, err
 	}
 	c, err := s.acct.AuthenticateClient(ctx, id, secret)
@@ -201,6 +202,9 @@ func (s *Server) authenticateClient(r *http.Request, params map[string]string) (
 	}
 	if c == nil {
 		s.acct.Audit(ctx, waxseal.AuditEvent{Type: "client_auth_failed", ClientID: truncate(id, 128), IP: s.ip(r)})
+		if err := check.failed(); err != nil {
+			return clientAuth{}, err
+		}
 		return clientAuth{}, errBadClient(nil)
 	}
 	return clientAuth{client: c, id: c.ID, named: true}, nil

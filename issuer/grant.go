@@ -135,7 +135,8 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, params ma
 	// user costs the same time as a wrong password.
 	name, nameErr := password.CanonicalName(username)
 	pw, pwErr := password.NormalizePassword(pw)
-	if err := s.limit(r, GrantPassword, name); err != nil {
+	check, err := s.admit(r, name, "")
+	if err != nil {
 		return err
 	}
 	var user *waxseal.User
@@ -152,6 +153,9 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, params ma
 		}
 		s.acct.Audit(ctx, waxseal.AuditEvent{Type: "login_failed", ClientID: client, IP: ip, Detail: "unknown user"})
 		s.metrics.logins.WithLabelValues("failed").Inc()
+		if err := check.failed(); err != nil {
+			return err
+		}
 		return errBadLogin
 	}
 	ok, rehash, err := s.hasher.Verify(ctx, pw, user.PasswordHash)
@@ -165,9 +169,12 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, params ma
 		}
 		s.acct.Audit(ctx, waxseal.AuditEvent{Type: "login_failed", UserID: user.ID, ClientID: client, IP: ip, Detail: detail})
 		s.metrics.logins.WithLabelValues("failed").Inc()
+		if err := check.failed(); err != nil {
+			return err
+		}
 		return errBadLogin
 	}
-	s.loggedIn(ctx, name)
+	check.passed()
 	if rehash {
 		s.rehash(ctx, user, pw)
 	}

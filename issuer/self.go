@@ -97,14 +97,28 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, c 
 	if err != nil {
 		return err
 	}
-	ok, _, err := s.hasher.Verify(ctx, current, u.PasswordHash)
+	// The current password is guessed here as at the token endpoint (by
+	// whoever holds a stolen access token), so it shares the limits.
+	check, err := s.admit(r, u.Name, "")
 	if err != nil {
 		return err
 	}
+	current, err = password.NormalizePassword(current)
+	ok := false
+	if err == nil {
+		ok, _, err = s.hasher.Verify(ctx, current, u.PasswordHash)
+		if err != nil {
+			return err
+		}
+	}
 	if !ok {
 		s.acct.Audit(ctx, waxseal.AuditEvent{Type: "password_change_failed", UserID: u.ID, SessionID: c.SessionID, IP: s.ip(r)})
+		if err := check.failed(); err != nil {
+			return err
+		}
 		return &oauthError{Status: http.StatusForbidden, Code: "invalid_grant", Description: "the current password is wrong"}
 	}
+	check.passed()
 	if err := s.appliedAll(s.acct.SetPassword(ctx, u, next, c.SessionID)); err != nil {
 		return policyError(err)
 	}
@@ -138,7 +152,7 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) error {
 	if name == "" || pw == "" {
 		return invalidRequest("username and password are required")
 	}
-	if err := s.limit(r, "signup", ""); err != nil {
+	if err := s.limitSignup(r); err != nil {
 		return err
 	}
 	u, err := s.acct.AddUser(r.Context(), name, pw, nil)

@@ -179,6 +179,35 @@ func testLimiter(t *testing.T, open func(t *testing.T, p Policy) (a, b Limiter))
 		}
 	})
 
+	// Peek answers what Allow would, and takes nothing.
+	t.Run("PeekTakesNothing", func(t *testing.T) {
+		t.Parallel()
+		p := Policy{Burst: 3, Refill: 10 * s, MaxPenalty: time.Minute}
+		a, b := open(t, p)
+		ctx := t.Context()
+		for i := range 10 {
+			if d, err := []Limiter{a, b}[i%2].Peek(ctx, "acct:jane", t0); err != nil || !d.Allowed {
+				t.Fatalf("peek %d on a full bucket: %+v, %v", i, d, err)
+			}
+		}
+		for i := range p.Burst {
+			if d, _ := a.Allow(ctx, "acct:jane", t0); !d.Allowed {
+				t.Fatalf("attempt %d after peeks refused: peeks took tokens", i)
+			}
+		}
+		for range 5 {
+			if d, err := b.Peek(ctx, "acct:jane", t0.Add(4*s)); err != nil || d.Allowed || d.RetryAfter != 6*s {
+				t.Fatalf("peek on an empty bucket: %+v, %v; want refused, retry 6s (no backoff)", d, err)
+			}
+		}
+		if d, _ := a.Allow(ctx, "acct:jane", t0.Add(10*s)); !d.Allowed {
+			t.Error("peeks on an empty bucket earned backoff")
+		}
+		if d, _ := b.Peek(ctx, "acct:other", t0); !d.Allowed {
+			t.Error("peek on an unknown key refused")
+		}
+	})
+
 	// Attempts at the same moment through both instances get exactly the
 	// budget between them, however they interleave.
 	t.Run("ConcurrentAttemptsGetTheBudget", func(t *testing.T) {

@@ -112,6 +112,21 @@ func (m *Memory) Allow(_ context.Context, key string, now time.Time) (Decision, 
 	return d, nil
 }
 
+// Peek implements Limiter. It never fails, and leaves the buckets as they
+// are (it does not even count as a touch for MaxMemoryKeys).
+func (m *Memory) Peek(_ context.Context, key string, now time.Time) (Decision, error) {
+	k := sha256.Sum256([]byte(key))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var tat int64
+	if i, ok := m.index[k]; ok {
+		tat = m.buckets[i].tat
+	} else if m.pushedOut != nil {
+		tat = m.pushedOut.estimate(m.seed, &k)
+	}
+	return m.policy.peek(tat, now.UnixMicro()), nil
+}
+
 // Reset implements Limiter. It never fails. A key that was once pushed out
 // for room may still start emptier than full afterwards: the sketch cannot
 // forget one key, and erring that way costs a user at most one refill.

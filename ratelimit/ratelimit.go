@@ -40,6 +40,10 @@ type Limiter interface {
 	// reset a client address's key: an attacker with one account of their
 	// own would reset their address between guesses at others.
 	Reset(ctx context.Context, key string) error
+	// Peek reports what Allow would answer at now without taking a
+	// token or earning backoff. It lets a caller count failures only:
+	// peek before an attempt, and Allow after one that failed.
+	Peek(ctx context.Context, key string, now time.Time) (Decision, error)
 }
 
 var (
@@ -98,25 +102,46 @@ var (
 	ClientPolicy = Policy{Burst: 100, Refill: 100 * time.Millisecond, MaxPenalty: 10 * time.Second}
 )
 
-// check panics on a Policy that cannot work: a programming error.
-func (p Policy) check() {
+// Validate reports why p cannot work, if it cannot: Burst below 1, Refill
+// below a microsecond, a negative MaxPenalty, or spans too long to keep.
+func (p Policy) Validate() error {
 	switch {
 	case p.Burst < 1:
-		panic(fmt.Sprintf("ratelimit: Policy.Burst %d is below 1", p.Burst))
+		return fmt.Errorf("ratelimit: Policy.Burst %d is below 1", p.Burst)
 	case p.Refill < time.Microsecond:
-		panic(fmt.Sprintf("ratelimit: Policy.Refill %v is below one microsecond", p.Refill))
+		return fmt.Errorf("ratelimit: Policy.Refill %v is below one microsecond", p.Refill)
 	case p.MaxPenalty < 0:
-		panic(fmt.Sprintf("ratelimit: Policy.MaxPenalty %v is negative", p.MaxPenalty))
+		return fmt.Errorf("ratelimit: Policy.MaxPenalty %v is negative", p.MaxPenalty)
 	case p.Refill.Microseconds() > maxSpan/int64(p.Burst):
-		panic(fmt.Sprintf("ratelimit: Policy.Burst %d × Refill %v is over 35 years", p.Burst, p.Refill))
+		return fmt.Errorf("ratelimit: Policy.Burst %d × Refill %v is over 35 years", p.Burst, p.Refill)
 	case p.MaxPenalty.Microseconds() > maxSpan:
-		panic(fmt.Sprintf("ratelimit: Policy.MaxPenalty %v is over 35 years", p.MaxPenalty))
+		return fmt.Errorf("ratelimit: Policy.MaxPenalty %v is over 35 years", p.MaxPenalty)
+	}
+	return nil
+}
+
+// check panics on a Policy that cannot work: a programming error.
+func (p Policy) check() {
+	if err := p.Validate(); err != nil {
+		panic(err.Error())
 	}
 }
 
 // maxSpan bounds the spans of a Policy, in microseconds, so that the sum of
 // a time and two spans stays exact in the float64 numbers of Redis's Lua.
 const maxSpan = 1 << 50
+
+// peek is step without its effect: the Decision an attempt at now would get,
+// with the plain wait for the next token and no backoff.
+func (p Policy) peek(tat, now int64) Decision {
+	refill := p.Refill.Microseconds()
+	window := int64(p.Burst) * refill
+	tat = max(tat, now)
+	if tat-now <= window-refill {
+		return Decision{Allowed: true}
+	}
+	return Decision{RetryAfter: time.Duration(tat+refill-window-now) * time.Microsecond}
+}
 
 // step is the bucket's arithmetic, with times in microseconds since the
 // Unix epoch; bucket.lua repeats it for Redis. The bucket is kept as one

@@ -66,6 +66,18 @@ func (r *Redis) Allow(ctx context.Context, key string, now time.Time) (Decision,
 	return Decision{RetryAfter: time.Duration(res[1]) * time.Microsecond}, nil
 }
 
+// Peek implements Limiter with one GET: the bucket is only read.
+func (r *Redis) Peek(ctx context.Context, key string, now time.Time) (Decision, error) {
+	tat, err := r.client.Get(ctx, r.key(key)).Int64()
+	if errors.Is(err, redis.Nil) {
+		tat, err = 0, nil
+	}
+	if err != nil {
+		return Decision{}, fmt.Errorf("ratelimit: redis: %w", err)
+	}
+	return r.policy.peek(tat, now.UnixMicro()), nil
+}
+
 // Reset implements Limiter.
 func (r *Redis) Reset(ctx context.Context, key string) error {
 	if err := r.client.Del(ctx, r.key(key)).Err(); err != nil {

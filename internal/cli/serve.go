@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,7 +16,6 @@ import (
 	"github.com/waxseal/waxseal/internal/dburl"
 	"github.com/waxseal/waxseal/issuer"
 	"github.com/waxseal/waxseal/password"
-	"github.com/waxseal/waxseal/ratelimit"
 )
 
 func runServe(ctx context.Context, args []string, io IO) error {
@@ -37,6 +35,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	maxHashes := fs.Int("max-concurrent-hashes", 0, "password hashes computed at once; more logins wait briefly, then get 503 (default: one per CPU)")
 	signup := fs.Bool("signup", false, "let anyone create an account with POST /v1/signup")
 	redisURL := fs.String("redis", "", "keep brute-force limits in this Redis server (redis://host:port/db), so they hold across instances; default: in memory")
+	lim := addLimitFlags(fs)
 	var proxies listFlag
 	fs.Var(&proxies, "trusted-proxy", "an address or CIDR of a proxy whose X-Forwarded-For and Forwarded headers name the client (repeatable)")
 	df := addDBFlags(fs, needKeys)
@@ -51,7 +50,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
-	limits, closeLimits, err := openLimits(ctx, *redisURL, proxies.vals)
+	limits, closeLimits, err := lim.open(ctx, *redisURL, proxies.vals)
 	if err != nil {
 		return err
 	}
@@ -211,30 +210,3 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// openLimits returns the issuer's brute-force limits: in Redis when url is
-// set, so they hold across instances, else in memory.
-func openLimits(ctx context.Context, url string, proxies []string) (issuer.Limits, func(), error) {
-	var l issuer.Limits
-	for _, p := range proxies {
-		prefix, err := netip.ParsePrefix(p)
-		if err != nil {
-			addr, err2 := netip.ParseAddr(p)
-			if err2 != nil {
-				return l, nil, fmt.Errorf("--trusted-proxy %q: %w", p, err)
-			}
-			prefix = netip.PrefixFrom(addr, addr.BitLen())
-		}
-		l.TrustedProxies = append(l.TrustedProxies, prefix.Masked())
-	}
-	if url == "" {
-		return l, func() {}, nil
-	}
-	client, err := ratelimit.OpenRedis(ctx, url)
-	if err != nil {
-		return l, nil, err
-	}
-	l.Account = ratelimit.NewRedis(client, "waxseal:limit:acct:", ratelimit.AccountPolicy)
-	l.IP = ratelimit.NewRedis(client, "waxseal:limit:ip:", ratelimit.IPPolicy)
-	l.Client = ratelimit.NewRedis(client, "waxseal:limit:client:", ratelimit.ClientPolicy)
-	return l, func() { client.Close() }, nil
-}

@@ -1,0 +1,52 @@
+package cli_test
+
+import (
+	"net/http"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestLimitFlags runs `waxseal serve` with the account's and the network's
+// limits set by flags and checks that the server keeps them, and that a
+// limit that cannot work is refused at start.
+func TestLimitFlags(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "waxseal.db")
+	runBinary(t, "", "keys", "generate", "--database", db)
+	runBinary(t, crashPassword+"\n", "user", "add", "--database", db, "--password-stdin", "alice")
+	s := startServer(t, "limits", "--database", db, "--limit-account-burst", "2", "--limit-account-every", "1h",
+		"--limit-network-burst", "3", "--limit-network-every", "1h")
+	c := &http.Client{}
+	login := func(name, pw string) int {
+		a, err := send(c, http.MethodPost, s.URL+"/token", url.Values{"grant_type": {"password"}, "username": {name}, "password": {pw}}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Status
+	}
+	// Successes take nothing from the network: more than its burst of 3.
+	for i := range 5 {
+		if st := login("alice", crashPassword); st != http.StatusOK {
+			t.Fatalf("login %d: %d", i, st)
+		}
+	}
+	got := []int{login("alice", "wrong one"), login("alice", "wrong two"), login("alice", "wrong three")}
+	if got[0] != 400 || got[1] != 400 || got[2] != http.StatusTooManyRequests {
+		t.Errorf("wrong passwords with --limit-account-burst 2: %v, want 400 400 429", got)
+	}
+	if st := login("bob", "wrong"); st != 400 {
+		t.Errorf("a third failure from the network: %d, want 400", st)
+	}
+	if st := login("carol", "wrong"); st != http.StatusTooManyRequests {
+		t.Errorf("a fourth failure from the network with --limit-network-burst 3: %d, want 429", st)
+	}
+
+	cmd := exec.Command(waxsealBinary(t), "serve", "--database", db, "--listen", "127.0.0.1:0", "--limit-client-burst", "0")
+	cmd.Env = childEnv()
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--limit-client-burst") {
+		t.Errorf("serve with --limit-client-burst 0: %v, %s", err, out)
+	}
+}
