@@ -14,7 +14,7 @@ import (
 // limit that cannot work is refused at start.
 func TestLimitFlags(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "waxseal.db")
-	runBinary(t, "", "keys", "generate", "--database", db)
+	runBinary(t, "", "migrate", "--database", db)
 	runBinary(t, crashPassword+"\n", "user", "add", "--database", db, "--password-stdin", "alice")
 	s := startServer(t, "limits", "--database", db, "--limit-account-burst", "2", "--limit-account-every", "1h",
 		"--limit-network-burst", "3", "--limit-network-every", "1h")

@@ -103,7 +103,7 @@ func runTokenVerify(ctx context.Context, args []string, io IO) error {
 		if err != nil {
 			return err
 		}
-		gc.Keys = s
+		gc.Keys, gc.InsecureNoRevocation = s, true
 	}
 	g, err := guard.New(ctx, gc)
 	if err != nil {
