@@ -28,6 +28,10 @@ import (
 var (
 	DefaultAllowedMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 	DefaultAllowedHeaders = []string{"Authorization", "Content-Type"}
+	// DefaultExposedHeaders let a page read why a request was refused: an
+	// RFC 6750 challenge tells an expired token (refresh and retry) from
+	// a missing one (sign in), and Retry-After says when a 429 or 503 ends.
+	DefaultExposedHeaders = []string{"WWW-Authenticate", "Retry-After"}
 )
 
 // DefaultMaxAge is how long a browser may cache a preflight answer.
@@ -52,7 +56,8 @@ type Config struct {
 	// compared without case. Nil means DefaultAllowedHeaders.
 	AllowedHeaders []string
 	// ExposedHeaders are the response headers, beyond the CORS-safelisted
-	// ones, that the browser lets the calling script read.
+	// ones, that the browser lets the calling script read. Nil means
+	// DefaultExposedHeaders; an empty slice exposes none.
 	ExposedHeaders []string
 	// MaxAge is how long a browser may cache a preflight answer. Zero means
 	// DefaultMaxAge; browsers cap it (Chromium at two hours).
@@ -116,7 +121,11 @@ func New(cfg Config) (*CORS, error) {
 	if c.headers, c.allowHeader, err = tokenSet("header", headers, true); err != nil {
 		return nil, err
 	}
-	if _, c.expose, err = tokenSet("exposed header", cfg.ExposedHeaders, true); err != nil {
+	exposed := cfg.ExposedHeaders
+	if exposed == nil {
+		exposed = DefaultExposedHeaders
+	}
+	if _, c.expose, err = tokenSet("exposed header", exposed, true); err != nil {
 		return nil, err
 	}
 	switch {
@@ -243,6 +252,13 @@ func (c *CORS) Handler(next http.Handler) http.Handler {
 func isPreflight(r *http.Request) bool {
 	return r.Method == http.MethodOptions && len(r.Header.Values("Origin")) > 0 &&
 		len(r.Header.Values("Access-Control-Request-Method")) > 0
+}
+
+// Allows reports whether origin, as a browser sends it in the Origin
+// header, is one of the allowed origins. "*" allows none here: a server
+// that must know who is calling (to honour a cookie, say) needs a list.
+func (c *CORS) Allows(origin string) bool {
+	return origin != "" && c.origins[origin]
 }
 
 // allowed returns the value for Access-Control-Allow-Origin if r comes

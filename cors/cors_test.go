@@ -234,6 +234,18 @@ func TestRequests(t *testing.T) {
 			vary: []string{"Origin"},
 		},
 		{
+			// A page must read the RFC 6750 challenge to tell an expired
+			// token from a missing one.
+			name: "allowed origin may read WWW-Authenticate", cors: listed, req: request(http.MethodGet, "Origin", app),
+			status: http.StatusTeapot, reached: true,
+			want: map[string]string{"Access-Control-Expose-Headers": "WWW-Authenticate, Retry-After"},
+		},
+		{
+			name: "other origin is exposed nothing", cors: listed, req: request(http.MethodGet, "Origin", "https://evil.example.net"),
+			status: http.StatusTeapot, reached: true,
+			want: map[string]string{"Access-Control-Expose-Headers": ""},
+		},
+		{
 			name: "second allowed origin", cors: listed, req: request(http.MethodPost, "Origin", "http://localhost:3000"),
 			status: http.StatusTeapot, reached: true,
 			want: map[string]string{"Access-Control-Allow-Origin": "http://localhost:3000"}, vary: []string{"Origin"},
@@ -380,4 +392,19 @@ func FuzzParseOrigin(f *testing.F) {
 			t.Fatalf("ParseOrigin(%q) = %q", s, o)
 		}
 	})
+}
+
+func TestAllows(t *testing.T) {
+	listed := mustNew(t, origins("HTTPS://App.Example.com:443"))
+	for origin, want := range map[string]bool{
+		app: true, "https://app.example.com:443": false, "https://app.example.com.evil.net": false,
+		"null": false, "": false, "http://app.example.com": false,
+	} {
+		if got := listed.Allows(origin); got != want {
+			t.Errorf("Allows(%q) = %v, want %v", origin, got, want)
+		}
+	}
+	if mustNew(t, origins("*")).Allows(app) {
+		t.Error(`"*" Allows a named origin; it must allow none where a list is needed`)
+	}
 }

@@ -191,7 +191,7 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, params ma
 	}
 	s.acct.Audit(ctx, waxseal.AuditEvent{Type: "login", UserID: user.ID, SessionID: sess.ID, ClientID: client, IP: ip})
 	s.metrics.logins.WithLabelValues("ok").Inc()
-	return s.respondTokens(w, user, sess, scope, refresh, now)
+	return s.respondTokens(w, user, sess, scope, s.refreshForBody(w, r, ca, sess, refresh, now), now)
 }
 
 // rehash stores a new hash of pw made with the current parameters. A
@@ -208,9 +208,22 @@ func (s *Server) rehash(ctx context.Context, user *waxseal.User, pw string) {
 	}
 }
 
-func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, params map[string]string, ca clientAuth) error {
+func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, params map[string]string, ca clientAuth) (err error) {
 	ctx := r.Context()
 	presented := params["refresh_token"]
+	if _, inBody := params["refresh_token"]; !inBody && s.cfg.RefreshCookie {
+		// Cookie mode: the token comes from the cookie, and only on a
+		// cookie request. A refusal deletes the cookie: the session is
+		// over, and the page should stop trying.
+		if presented = s.refreshCookie(r); presented != "" {
+			defer func() {
+				var oe *oauthError
+				if errors.As(err, &oe) && oe.Code == "invalid_grant" {
+					setRefreshCookie(w.Header(), "", 0)
+				}
+			}()
+		}
+	}
 	if presented == "" {
 		return invalidRequest("missing refresh_token")
 	}
@@ -297,7 +310,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, params map
 	if res.Outcome == waxseal.Rotated {
 		s.acct.Audit(ctx, waxseal.AuditEvent{Type: "refresh", UserID: user.ID, SessionID: sess.ID, ClientID: sess.ClientID, IP: s.ip(r)})
 	}
-	return s.respondTokens(w, user, sess, scope, successor, now)
+	return s.respondTokens(w, user, sess, scope, s.refreshForBody(w, r, ca, sess, successor, now), now)
 }
 
 func outcomeName(o waxseal.RotateOutcome) string {

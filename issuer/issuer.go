@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/waxseal/waxseal"
+	"github.com/waxseal/waxseal/cors"
 	"github.com/waxseal/waxseal/denylist"
 	"github.com/waxseal/waxseal/discovery"
 	"github.com/waxseal/waxseal/keyring"
@@ -80,6 +81,18 @@ type Config struct {
 	// Limits are the brute-force limits; zero means in-memory ones.
 	Limits Limits
 
+	// AllowedOrigins are the browser origins (scheme://host[:port], each
+	// exact, or the single entry "*") that may call the issuer from other
+	// origins; the issuer answers CORS for them. None: no CORS headers.
+	AllowedOrigins []string
+	// RefreshCookie turns on cookie mode: a public client's refresh token
+	// is set in an HttpOnly, Secure, SameSite=Strict __Host- cookie and
+	// never written in JSON, and the refresh grant and logout accept the
+	// cookie only with CookieRequestHeader from one of AllowedOrigins
+	// (which must be listed, not "*"). For an app and an issuer on one
+	// site. Confidential clients still get their refresh token in JSON.
+	RefreshCookie bool
+
 	AccessTTL       time.Duration // lifetime of access tokens
 	RefreshGrace    time.Duration // how long a rotated refresh token still yields its successor
 	IdleTimeout     time.Duration // a session unused this long ends
@@ -113,6 +126,8 @@ type Server struct {
 	feed     *broadcaster
 	metrics  *metrics
 	mux      *http.ServeMux
+	cors     *cors.CORS   // nil without AllowedOrigins
+	handler  http.Handler // mux, behind cors when set
 }
 
 // New returns a Server for cfg. Call Run to start its background work.
@@ -183,11 +198,18 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.routes()
+	s.handler = s.mux
+	if s.cors, err = newCORS(cfg); err != nil {
+		return nil, err
+	}
+	if s.cors != nil {
+		s.handler = s.cors.Handler(s.mux)
+	}
 	return s, nil
 }
 
 // ServeHTTP routes a request to its endpoint.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // Metadata returns the issuer's RFC 8414 metadata.
 func (s *Server) Metadata() *discovery.Metadata {

@@ -90,7 +90,18 @@ func (s *Server) appliedAll(revs []*waxseal.Revocation, err error) error {
 // errAnswered tells endpoint that the handler already wrote its answer.
 var errAnswered = errors.New("answered")
 
+// handleLogout ends the caller's session. In cookie mode a cookie request
+// may log out with the refresh cookie alone (its access token may have
+// expired), and the cookie is deleted either way.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
+	if s.cookieRequest(r) && r.Header.Get("Authorization") == "" {
+		if err := s.endCookieSession(r, ""); err != nil {
+			return err
+		}
+		s.clearRefreshCookie(w, r)
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
 	c, ok := s.bearer(w, r)
 	if !ok {
 		return errAnswered
@@ -102,9 +113,13 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		err = s.applied(s.acct.RevokeToken(ctx, c.ID, c.Expiry, s.ip(r)))
 	}
+	if err == nil {
+		err = s.endCookieSession(r, c.SessionID)
+	}
 	if err != nil {
 		return err
 	}
+	s.clearRefreshCookie(w, r)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -125,6 +140,7 @@ func (s *Server) handleLogoutAll(w http.ResponseWriter, r *http.Request) error {
 	if err := s.applied(rev, err); err != nil {
 		return err
 	}
+	s.clearRefreshCookie(w, r)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -34,6 +34,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	fs.Var(lifetime, "session-lifetime", "a session ends this long after login")
 	maxHashes := fs.Int("max-concurrent-hashes", 0, "password hashes computed at once; more logins wait briefly, then get 503 (default: one per CPU)")
 	signup := fs.Bool("signup", false, "let anyone create an account with POST /v1/signup")
+	refreshCookie := fs.Bool("refresh-cookie", false, "cookie mode: give browser apps on the --allow-origin list their refresh token in an HttpOnly __Host- cookie, never in JSON (needs HTTPS, and the apps on the issuer's site)")
 	redisURL := fs.String("redis", "", "keep brute-force limits in this Redis server (redis://host:port/db), so they hold across instances; default: in memory")
 	lim := addLimitFlags(fs)
 	var proxies listFlag
@@ -46,8 +47,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
-	crossOrigin, err := newCORS(origins.vals)
-	if err != nil {
+	if _, err := newCORS(origins.vals); err != nil { // the issuer answers CORS itself; this checks the flag early
 		return err
 	}
 	limits, closeLimits, err := lim.open(ctx, *redisURL, proxies.vals)
@@ -95,6 +95,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 		Audiences: audiences.vals, Scopes: scopes.vals,
 		AccessTTL: df.accessTTL.d, RefreshGrace: grace.d, IdleTimeout: idle.d, SessionLifetime: lifetime.d,
 		Signup: *signup, Limits: limits, Logger: log, Registerer: reg,
+		AllowedOrigins: origins.vals, RefreshCookie: *refreshCookie,
 	})
 	if err != nil {
 		return err
@@ -105,11 +106,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	}
 	defer stop()
 
-	var handler http.Handler = srv
-	if crossOrigin != nil {
-		handler = crossOrigin.Handler(srv)
-	}
-	hs := newHTTPServer(handler, log)
+	hs := newHTTPServer(srv, log)
 	hs.ReadTimeout = 30 * time.Second
 	hs.WriteTimeout = 30 * time.Second // feed streams lift it for themselves
 	hs.RegisterOnShutdown(srv.StopStreams)
