@@ -47,8 +47,21 @@ type Client struct {
 	GrantTypes            []string // e.g. "client_credentials"
 	Scopes                []string // the scopes it may ask for
 	Roles                 []string // roles in its client_credentials tokens
-	Created               time.Time
-	Updated               time.Time
+	// RedirectURIs are where the authorization endpoint may send a code,
+	// matched exactly (loopback IP literals on any port, RFC 8252 §7.3).
+	RedirectURIs []string
+	// PostLogoutRedirectURIs are where the end-session endpoint may send
+	// the browser after logout, matched exactly.
+	PostLogoutRedirectURIs []string
+	// Public clients (single-page and native apps) hold no secret and
+	// authenticate with PKCE alone; a public client presenting a secret is
+	// refused.
+	Public bool
+	// IDTokenAlg is the algorithm of its ID tokens: "RS256", which every
+	// OpenID Connect relying party supports, or the issuer's default.
+	IDTokenAlg string
+	Created    time.Time
+	Updated    time.Time
 }
 
 // Session is one login: it starts with a password grant and lives on
@@ -66,6 +79,10 @@ type Session struct {
 	EndReason string    // why it ended: "logout", "reuse", "revoked", "expired", ...
 	UserAgent string
 	IP        string
+	// Parent is the issuer (single sign-on) session this session was
+	// started from through the authorization endpoint, or empty. Ending a
+	// session ends the sessions it started.
+	Parent string
 }
 
 // Active reports whether s may still refresh at now under idle timeout idle.
@@ -170,6 +187,52 @@ type EndParams struct {
 	DisableUser bool
 }
 
+// AuthCode is an OAuth authorization code (RFC 6749 §4.1). The code itself
+// is 256 random bits that only the browser and the client see; the store
+// keeps its SHA-256 digest and what it is bound to.
+type AuthCode struct {
+	Digest        []byte
+	ClientID      string
+	RedirectURI   string // exactly as the authorization request gave it
+	CodeChallenge string // PKCE S256 challenge (RFC 7636)
+	Scope         string
+	Nonce         string    // OpenID Connect nonce, echoed in the ID token
+	UserID        string    //
+	Parent        string    // the issuer session the user signed in with
+	AuthTime      time.Time // when the user last entered a password
+	Created       time.Time
+	Expires       time.Time
+	// Used is when the code was redeemed, zero before; Session is the
+	// session that redemption started. A second redemption ends it.
+	Used    time.Time
+	Session string
+}
+
+// RedeemParams asks Store.RedeemAuthCode to exchange an authorization code.
+type RedeemParams struct {
+	Digest []byte
+	Now    time.Time
+	// Check decides, inside the transaction, whether the unused code may
+	// be redeemed (client, redirect URI, PKCE verifier, expiry). An error
+	// from it leaves everything unchanged and is returned as it is.
+	Check func(*AuthCode) error
+	// Session is started when the code is redeemed, with RefreshDigest as
+	// its first refresh token.
+	Session       *Session
+	RefreshDigest []byte
+	// Reuse is appended when the code had been redeemed before: the
+	// session that first redemption started ends, and Reuse (its Value set
+	// to that session's ID) revokes its tokens.
+	Reuse Revocation
+}
+
+// RedeemResult is what RedeemAuthCode found and did.
+type RedeemResult struct {
+	Code       *AuthCode
+	Reused     bool        // the code had been redeemed before; nothing was issued
+	Revocation *Revocation // appended on reuse, if the first session was still open
+}
+
 // Store is what the issuer keeps. Every method is atomic: it commits fully
 // before it returns, or not at all. Engines: package sqlite, package
 // postgres; package storetest checks any engine against this contract.
@@ -213,8 +276,21 @@ type Store interface {
 	// ErrNotFound if no such token was ever issued.
 	RotateRefresh(ctx context.Context, p RotateParams) (*RotateResult, error)
 	// EndSessions ends sessions and appends p.Revocation, returning it with
-	// its cursor (nil when nothing ended and nothing was appended).
+	// its cursor (nil when nothing ended and nothing was appended). Ending
+	// a session also ends the open sessions whose Parent it is, each with
+	// a copy of p.Revocation for its own ID.
 	EndSessions(ctx context.Context, p EndParams) (*Revocation, error)
+
+	// CreateAuthCode stores an authorization code; ErrConflict if its
+	// digest exists.
+	CreateAuthCode(ctx context.Context, c *AuthCode) error
+	// RedeemAuthCode exchanges an authorization code in one transaction:
+	// of any number of concurrent callers, on any number of instances, at
+	// most one redeems it, and every later one ends what the first
+	// started. ErrNotFound if no such code exists.
+	RedeemAuthCode(ctx context.Context, p RedeemParams) (*RedeemResult, error)
+	// PruneAuthCodes deletes codes that expired before before.
+	PruneAuthCodes(ctx context.Context, before time.Time) (int64, error)
 
 	// AppendRevocation commits r to the revocation log and returns it with
 	// its cursor, then wakes every watcher, on this instance and others.

@@ -40,6 +40,10 @@ func Run(t *testing.T, open func(t *testing.T) waxseal.Store) {
 		{"RotateRefreshConcurrent", func(t *testing.T, s waxseal.Store) { testRotateConcurrent(t, s, s) }},
 		{"EndSession", testEndSession},
 		{"EndUserSessions", testEndUserSessions},
+		{"AuthCodes", testAuthCodes},
+		{"AuthCodeConcurrent", func(t *testing.T, s waxseal.Store) { testAuthCodeConcurrent(t, s, s) }},
+		{"SessionFamily", testSessionFamily},
+		{"OIDCClient", testOIDCClient},
 		{"Revocations", testRevocations},
 		{"RevocationsExpire", testRevocationsExpire},
 		{"RevocationsTailedWhileAppended", func(t *testing.T, s waxseal.Store) { testTail(t, s, s) }},
@@ -70,6 +74,7 @@ func RunInstances(t *testing.T, open func(t *testing.T) (a, b waxseal.Store)) {
 	}{
 		{"WatchSeesOtherInstance", testWatchOther},
 		{"RotateRefreshConcurrent", testRotateConcurrent},
+		{"AuthCodeConcurrent", testAuthCodeConcurrent},
 		{"RevocationsTailedWhileAppended", testTail},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

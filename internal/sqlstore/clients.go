@@ -10,12 +10,14 @@ import (
 )
 
 const clientColumns = `id, name, secret_digest, previous_secret_digest, previous_secret_expires,
-	grant_types, scopes, roles, created, updated`
+	grant_types, scopes, roles, redirect_uris, post_logout_redirect_uris, public, id_token_alg, created, updated`
 
 func (s *Store) scanClient(r row) (*waxseal.Client, error) {
 	c := new(waxseal.Client)
 	err := r.Scan(&c.ID, &c.Name, &c.SecretDigest, &c.PreviousSecretDigest, timeDest{&c.PreviousSecretExpires},
-		s.listDest(&c.GrantTypes), s.listDest(&c.Scopes), s.listDest(&c.Roles), timeDest{&c.Created}, timeDest{&c.Updated})
+		s.listDest(&c.GrantTypes), s.listDest(&c.Scopes), s.listDest(&c.Roles),
+		s.listDest(&c.RedirectURIs), s.listDest(&c.PostLogoutRedirectURIs), &c.Public, &c.IDTokenAlg,
+		timeDest{&c.Created}, timeDest{&c.Updated})
 	if err != nil {
 		return nil, err
 	}
@@ -26,9 +28,11 @@ func (s *Store) scanClient(r row) (*waxseal.Client, error) {
 // previous secret, PreviousSecretDigest and PreviousSecretExpires are
 // stored as NULL.
 func (s *Store) CreateClient(ctx context.Context, c *waxseal.Client) error {
-	_, err := s.exec(ctx, `INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.Name, c.SecretDigest, blob(c.PreviousSecretDigest), s.tm(c.PreviousSecretExpires),
-		s.list(c.GrantTypes), s.list(c.Scopes), s.list(c.Roles), s.tm(c.Created), s.tm(c.Updated))
+	_, err := s.exec(ctx, `INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.Name, secretDigest(c.SecretDigest), blob(c.PreviousSecretDigest), s.tm(c.PreviousSecretExpires),
+		s.list(c.GrantTypes), s.list(c.Scopes), s.list(c.Roles),
+		s.list(c.RedirectURIs), s.list(c.PostLogoutRedirectURIs), c.Public, c.IDTokenAlg,
+		s.tm(c.Created), s.tm(c.Updated))
 	if err != nil {
 		return s.fail("creating client "+c.ID, err)
 	}
@@ -63,9 +67,20 @@ func (s *Store) ListClients(ctx context.Context, after string, limit int) ([]*wa
 func (s *Store) UpdateClient(ctx context.Context, c *waxseal.Client) error {
 	return s.update(ctx, "updating client "+c.ID,
 		`UPDATE clients SET name = ?, secret_digest = ?, previous_secret_digest = ?, previous_secret_expires = ?,
-			grant_types = ?, scopes = ?, roles = ?, updated = coalesce(?, updated) WHERE id = ?`,
-		c.Name, c.SecretDigest, blob(c.PreviousSecretDigest), s.tm(c.PreviousSecretExpires),
-		s.list(c.GrantTypes), s.list(c.Scopes), s.list(c.Roles), s.tm(c.Updated), c.ID)
+			grant_types = ?, scopes = ?, roles = ?, redirect_uris = ?, post_logout_redirect_uris = ?, public = ?, id_token_alg = ?,
+			updated = coalesce(?, updated) WHERE id = ?`,
+		c.Name, secretDigest(c.SecretDigest), blob(c.PreviousSecretDigest), s.tm(c.PreviousSecretExpires),
+		s.list(c.GrantTypes), s.list(c.Scopes), s.list(c.Roles),
+		s.list(c.RedirectURIs), s.list(c.PostLogoutRedirectURIs), c.Public, c.IDTokenAlg, s.tm(c.Updated), c.ID)
+}
+
+// secretDigest is the argument for the secret digest column, which a
+// public client, having no secret, leaves empty (never NULL).
+func secretDigest(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }
 
 // DeleteClient deletes the client and appends rev in the same transaction,

@@ -9,12 +9,12 @@ import (
 	"github.com/waxseal/waxseal"
 )
 
-const sessionColumns = `id, user_id, client_id, scope, created, last_used, expires, ended, end_reason, user_agent, ip`
+const sessionColumns = `id, user_id, client_id, scope, created, last_used, expires, ended, end_reason, user_agent, ip, parent_id`
 
 func scanSession(r row) (*waxseal.Session, error) {
 	x := new(waxseal.Session)
 	err := r.Scan(&x.ID, &x.UserID, &x.ClientID, &x.Scope, timeDest{&x.Created}, timeDest{&x.LastUsed},
-		timeDest{&x.Expires}, timeDest{&x.Ended}, &x.EndReason, &x.UserAgent, &x.IP)
+		timeDest{&x.Expires}, timeDest{&x.Ended}, &x.EndReason, &x.UserAgent, &x.IP, &x.Parent)
 	if err != nil {
 		return nil, err
 	}
@@ -25,21 +25,24 @@ func scanSession(r row) (*waxseal.Session, error) {
 // if the session or the token exists, waxseal.ErrNotFound if the user does
 // not.
 func (s *Store) CreateSession(ctx context.Context, x *waxseal.Session, refreshDigest []byte) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			x.ID, x.UserID, x.ClientID, x.Scope, s.tm(x.Created), s.tm(x.LastUsed),
-			s.tm(x.Expires), s.tm(x.Ended), x.EndReason, x.UserAgent, x.IP)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO refresh_tokens (digest, session_id, created) VALUES (?, ?, ?)`),
-			refreshDigest, x.ID, s.tm(x.Created))
-		return err
-	})
+	err := s.inTx(ctx, func(tx *sql.Tx) error { return s.insertSession(ctx, tx, x, refreshDigest) })
 	if err != nil {
 		return s.fail("creating session "+x.ID, err)
 	}
 	return nil
+}
+
+// insertSession stores x and its first refresh token in tx.
+func (s *Store) insertSession(ctx context.Context, tx *sql.Tx, x *waxseal.Session, refreshDigest []byte) error {
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		x.ID, x.UserID, x.ClientID, x.Scope, s.tm(x.Created), s.tm(x.LastUsed),
+		s.tm(x.Expires), s.tm(x.Ended), x.EndReason, x.UserAgent, x.IP, x.Parent)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO refresh_tokens (digest, session_id, created) VALUES (?, ?, ?)`),
+		refreshDigest, x.ID, s.tm(x.Created))
+	return err
 }
 
 // Session returns the session with the ID, or waxseal.ErrNotFound.
@@ -196,8 +199,17 @@ func (s *Store) EndSessions(ctx context.Context, p waxseal.EndParams) (*waxseal.
 	err := s.appendAfter(ctx, func(tx *sql.Tx) error {
 		if p.SessionID != "" {
 			ended, err := s.endWhere(ctx, tx, p, `id = ?`, p.SessionID)
+			if err != nil {
+				return err
+			}
+			children, err := s.endChildren(ctx, tx, p, r)
 			if err != nil || ended > 0 {
 				return err
+			}
+			if children > 0 {
+				// The session itself had ended; its revocation is
+				// appended again, which changes nothing for verifiers.
+				return nil
 			}
 			// Already ended, or never was.
 			if err := s.exists(ctx, tx, `SELECT 1 FROM sessions WHERE id = ?`, p.SessionID); err != nil {
@@ -226,6 +238,27 @@ func (s *Store) EndSessions(ctx context.Context, p waxseal.EndParams) (*waxseal.
 		return nil, s.fail("ending sessions of "+p.SessionID+p.UserID, err)
 	}
 	return &r, nil
+}
+
+// endChildren ends the open sessions started from p.SessionID and appends
+// a copy of r for each. It locks nothing after the appends.
+func (s *Store) endChildren(ctx context.Context, tx *sql.Tx, p waxseal.EndParams, r waxseal.Revocation) (int, error) {
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT id FROM sessions WHERE parent_id = ? AND ended IS NULL`+s.d.ForUpdate), p.SessionID)
+	ids, err := collect(rows, err, func(r row) (id string, err error) { return id, r.Scan(&id) })
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	if _, err := s.endWhere(ctx, tx, p, `parent_id = ?`, p.SessionID); err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		c := r
+		c.Kind, c.Value = waxseal.RevokeSession, id
+		if err := s.appendTx(ctx, tx, &c); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
 }
 
 // errNothingEnded rolls back an EndSessions that found its session already
