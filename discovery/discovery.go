@@ -40,6 +40,19 @@ type Metadata struct {
 	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
 	CodeChallengeMethodsSupported             []string `json:"code_challenge_methods_supported,omitempty"`
 
+	// OpenID Connect Discovery 1.0 §3 and RP-Initiated Logout 1.0 §2.1.
+	AuthorizationEndpoint            string   `json:"authorization_endpoint,omitempty"`
+	EndSessionEndpoint               string   `json:"end_session_endpoint,omitempty"`
+	ResponseModesSupported           []string `json:"response_modes_supported,omitempty"`
+	SubjectTypesSupported            []string `json:"subject_types_supported,omitempty"`
+	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported,omitempty"`
+	ClaimsSupported                  []string `json:"claims_supported,omitempty"`
+	PromptValuesSupported            []string `json:"prompt_values_supported,omitempty"`
+	// AuthorizationResponseIssParameterSupported says that authorization
+	// responses carry "iss" (RFC 9207), so a client can tell which issuer
+	// answered and mix-up attacks fail. Not read by Fetch.
+	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported,omitempty"`
+
 	// RevocationFeedEndpoint is waxseal's own member: where verifiers poll
 	// for revoked token IDs.
 	RevocationFeedEndpoint string `json:"revocation_feed_endpoint,omitempty"`
@@ -255,6 +268,20 @@ func (m *Metadata) member(name string) (*string, *[]string) {
 		return nil, &m.IntrospectionEndpointAuthMethodsSupported
 	case "code_challenge_methods_supported":
 		return nil, &m.CodeChallengeMethodsSupported
+	case "authorization_endpoint":
+		return &m.AuthorizationEndpoint, nil
+	case "end_session_endpoint":
+		return &m.EndSessionEndpoint, nil
+	case "response_modes_supported":
+		return nil, &m.ResponseModesSupported
+	case "subject_types_supported":
+		return nil, &m.SubjectTypesSupported
+	case "id_token_signing_alg_values_supported":
+		return nil, &m.IDTokenSigningAlgValuesSupported
+	case "claims_supported":
+		return nil, &m.ClaimsSupported
+	case "prompt_values_supported":
+		return nil, &m.PromptValuesSupported
 	}
 	return nil, nil
 }

@@ -316,19 +316,32 @@ func (s *Server) adminAuditLog(w http.ResponseWriter, r *http.Request, c *token.
 }
 
 // clientView is a client as the API shows it: never a secret or digest.
+// The OpenID Connect members carry their RFC 7591 names.
 type clientView struct {
-	ID                    string    `json:"client_id"`
-	Name                  string    `json:"name"`
-	GrantTypes            []string  `json:"grant_types"`
-	Scopes                []string  `json:"scopes"`
-	Roles                 []string  `json:"roles"`
-	PreviousSecretExpires time.Time `json:"previous_secret_expires,omitzero"`
-	Created               time.Time `json:"created"`
+	ID                     string    `json:"client_id"`
+	Name                   string    `json:"name"`
+	GrantTypes             []string  `json:"grant_types"`
+	Scopes                 []string  `json:"scopes"`
+	Roles                  []string  `json:"roles"`
+	RedirectURIs           []string  `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
+	Public                 bool      `json:"public"`
+	IDTokenAlg             string    `json:"id_token_signed_response_alg,omitempty"`
+	PreviousSecretExpires  time.Time `json:"previous_secret_expires,omitzero"`
+	Created                time.Time `json:"created"`
+}
+
+// createdClient answers a registration: the secret is shown this once,
+// and a public client has none.
+type createdClient struct {
+	Client clientView `json:"client"`
+	Secret string     `json:"client_secret,omitempty"`
 }
 
 func viewClient(c *waxseal.Client) clientView {
 	v := clientView{ID: c.ID, Name: c.Name, GrantTypes: nonNil(c.GrantTypes), Scopes: nonNil(c.Scopes),
-		Roles: nonNil(c.Roles), Created: c.Created.UTC()}
+		Roles: nonNil(c.Roles), RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
+		Public: c.Public, IDTokenAlg: c.IDTokenAlg, Created: c.Created.UTC()}
 	if !c.PreviousSecretExpires.IsZero() {
 		v.PreviousSecretExpires = c.PreviousSecretExpires.UTC()
 	}
@@ -351,15 +364,14 @@ func (s *Server) adminListClients(w http.ResponseWriter, r *http.Request, c *tok
 // adminCreateClient registers a client; the answer carries its secret, the
 // only time it is shown.
 func (s *Server) adminCreateClient(w http.ResponseWriter, r *http.Request, c *token.Claims) error {
-	var id, name string
-	var grants, scopes, roles []string
-	if err := readJSON(r, map[string]any{"client_id": &id, "name": &name, "grant_types": &grants, "scopes": &scopes, "roles": &roles}); err != nil {
+	var spec ClientSpec
+	if err := readJSON(r, map[string]any{"client_id": &spec.ID, "name": &spec.Name, "grant_types": &spec.GrantTypes,
+		"scopes": &spec.Scopes, "roles": &spec.Roles, "redirect_uris": &spec.RedirectURIs,
+		"post_logout_redirect_uris": &spec.PostLogoutRedirectURIs, "public": &spec.Public,
+		"id_token_signed_response_alg": &spec.IDTokenAlg}); err != nil {
 		return err
 	}
-	if grants == nil {
-		grants = []string{GrantClientCredentials}
-	}
-	x, secret, err := s.acct.CreateClient(r.Context(), id, name, grants, scopes, roles)
+	x, secret, err := s.acct.CreateClient(r.Context(), spec)
 	switch {
 	case errors.Is(err, errInvalidClient):
 		return invalidRequest("%v", err)
@@ -370,7 +382,7 @@ func (s *Server) adminCreateClient(w http.ResponseWriter, r *http.Request, c *to
 	}
 	s.adminAudit(r, c, "client_created", "", "client "+x.ID)
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, map[string]any{"client": viewClient(x), "client_secret": secret})
+	writeJSON(w, http.StatusCreated, createdClient{Client: viewClient(x), Secret: secret})
 	return nil
 }
 
@@ -384,6 +396,9 @@ func (s *Server) adminRotateClientSecret(w http.ResponseWriter, r *http.Request,
 	}
 	id := r.PathValue("id")
 	secret, err := s.acct.RotateClientSecret(r.Context(), id, overlap)
+	if errors.Is(err, errInvalidClient) {
+		return invalidRequest("%v", err)
+	}
 	if errors.Is(err, waxseal.ErrNotFound) {
 		return notFound("client")
 	}

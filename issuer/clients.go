@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/waxseal/waxseal"
+	"github.com/waxseal/waxseal/jwk"
 	"github.com/waxseal/waxseal/token"
 )
 
@@ -23,6 +24,7 @@ const (
 	GrantPassword          = "password"
 	GrantRefreshToken      = "refresh_token"
 	GrantClientCredentials = "client_credentials"
+	GrantAuthorizationCode = "authorization_code"
 )
 
 // DefaultSecretOverlap is how long a rotated client secret keeps working.
@@ -45,29 +47,100 @@ func secretMatches(secret string, digest []byte) bool {
 	return len(digest) == sha256.Size && subtle.ConstantTimeCompare(sum[:], digest) == 1
 }
 
+// ClientSpec is what registering a client takes; the command line and the
+// admin API fill it alike.
+type ClientSpec struct {
+	ID, Name string
+	// GrantTypes default to authorization_code and refresh_token when
+	// RedirectURIs are given, else to client_credentials.
+	GrantTypes []string
+	// Scopes default, for a client that uses authorization_code, to the
+	// OpenID Connect scopes: openid, profile, email, offline_access.
+	Scopes []string
+	Roles  []string
+	// RedirectURIs: https, http on a loopback IP literal (any port, RFC
+	// 8252 §7.3), or a private-use scheme with a dot (com.example.app:/cb).
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	// Public clients get no secret and use PKCE alone.
+	Public bool
+	// IDTokenAlg: RS256 (the default), EdDSA or ES256.
+	IDTokenAlg string
+}
+
+// OIDCScopes are the OpenID Connect scopes the issuer understands.
+var OIDCScopes = []string{"openid", "profile", "email", "offline_access"}
+
+// reservedClientPrefix starts the client ID of the issuer's own login
+// sessions; no registered client may take it.
+const reservedClientPrefix = "waxseal:"
+
 // CreateClient registers a client and returns it with its secret, which is
-// shown this once and stored only as a digest. An empty id is generated.
-func (a *Accounts) CreateClient(ctx context.Context, id, name string, grants, scopes, roles []string) (*waxseal.Client, string, error) {
+// shown this once and stored only as a digest; a public client has none.
+// An empty ID is generated.
+func (a *Accounts) CreateClient(ctx context.Context, spec ClientSpec) (*waxseal.Client, string, error) {
+	id := spec.ID
 	if id == "" {
 		id = "c_" + token.NewID()
 	}
-	if len(id) > 128 || !isVSChars(id) {
-		return nil, "", fmt.Errorf("%w: a client ID is 1 to 128 printable ASCII characters", errInvalidClient)
+	if len(id) > 128 || !isVSChars(id) || strings.HasPrefix(id, reservedClientPrefix) {
+		return nil, "", fmt.Errorf("%w: a client ID is 1 to 128 printable ASCII characters, not starting with %q", errInvalidClient, reservedClientPrefix)
+	}
+	grants := spec.GrantTypes
+	if grants == nil {
+		grants = []string{GrantClientCredentials}
+		if len(spec.RedirectURIs) > 0 {
+			grants = []string{GrantAuthorizationCode, GrantRefreshToken}
+		}
 	}
 	for _, g := range grants {
-		if g != GrantClientCredentials && g != GrantPassword && g != GrantRefreshToken {
+		switch g {
+		case GrantClientCredentials, GrantPassword, GrantRefreshToken, GrantAuthorizationCode:
+		default:
 			return nil, "", fmt.Errorf("%w: unknown grant type %q", errInvalidClient, g)
 		}
+	}
+	code := slices.Contains(grants, GrantAuthorizationCode)
+	switch {
+	case spec.Public && slices.Contains(grants, GrantClientCredentials):
+		return nil, "", fmt.Errorf("%w: a public client has no secret, so it cannot use client_credentials", errInvalidClient)
+	case code && len(spec.RedirectURIs) == 0:
+		return nil, "", fmt.Errorf("%w: authorization_code needs at least one redirect URI", errInvalidClient)
+	case !code && len(spec.RedirectURIs)+len(spec.PostLogoutRedirectURIs) > 0:
+		return nil, "", fmt.Errorf("%w: redirect URIs are for clients that use authorization_code", errInvalidClient)
+	}
+	for _, u := range append(slices.Clone(spec.RedirectURIs), spec.PostLogoutRedirectURIs...) {
+		if err := checkRedirectURI(u); err != nil {
+			return nil, "", fmt.Errorf("%w: %w", errInvalidClient, err)
+		}
+	}
+	switch spec.IDTokenAlg {
+	case "":
+		if code {
+			spec.IDTokenAlg = string(jwk.RS256)
+		}
+	case string(jwk.RS256), string(jwk.EdDSA), string(jwk.ES256):
+	default:
+		return nil, "", fmt.Errorf("%w: ID-token algorithm must be RS256, EdDSA or ES256", errInvalidClient)
+	}
+	scopes := spec.Scopes
+	if scopes == nil && code {
+		scopes = OIDCScopes
 	}
 	for _, sc := range scopes {
 		if !isScopeToken(sc) {
 			return nil, "", fmt.Errorf("%w: malformed scope %q", errInvalidClient, sc)
 		}
 	}
-	secret, digest := newSecret()
+	var secret string
+	var digest []byte
+	if !spec.Public {
+		secret, digest = newSecret()
+	}
 	now := a.now()
-	c := &waxseal.Client{ID: id, Name: name, SecretDigest: digest, GrantTypes: nonNil(grants), Scopes: nonNil(scopes),
-		Roles: nonNil(roles), Created: now, Updated: now}
+	c := &waxseal.Client{ID: id, Name: spec.Name, SecretDigest: digest, GrantTypes: nonNil(grants), Scopes: nonNil(scopes),
+		Roles: nonNil(spec.Roles), RedirectURIs: spec.RedirectURIs, PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs,
+		Public: spec.Public, IDTokenAlg: spec.IDTokenAlg, Created: now, Updated: now}
 	if err := a.Store.CreateClient(ctx, c); err != nil {
 		return nil, "", err
 	}
@@ -91,6 +164,9 @@ func (a *Accounts) RotateClientSecret(ctx context.Context, id string, overlap ti
 	c, err := a.Store.Client(ctx, id)
 	if err != nil {
 		return "", err
+	}
+	if c.Public {
+		return "", fmt.Errorf("%w: a public client has no secret", errInvalidClient)
 	}
 	secret, digest := newSecret()
 	now := a.now()
@@ -182,14 +258,17 @@ func (s *Server) authenticateClient(r *http.Request, params map[string]string) (
 		if err != nil {
 			return clientAuth{}, err
 		}
+		_, named := params["client_id"]
 		if id != DefaultClientID {
-			if _, err := s.store.Client(ctx, id); err == nil {
+			if c, err := s.store.Client(ctx, id); err == nil {
+				if c.Public {
+					return clientAuth{client: c, id: id, named: named}, nil
+				}
 				return clientAuth{}, errBadClient(fmt.Errorf("registered client %q sent no credentials", id))
 			} else if !errors.Is(err, waxseal.ErrNotFound) {
 				return clientAuth{}, err
 			}
 		}
-		_, named := params["client_id"]
 		return clientAuth{id: id, named: named}, nil
 	}
 	check, err := s.admit(r, "", id)
@@ -201,6 +280,15 @@ func (s *Server) authenticateClient(r *http.Request, params map[string]string) (
 		return clientAuth{}, err
 	}
 	if c == nil {
+		// A public client holds no secret; one presenting a secret is
+		// someone else, or a client misconfigured in a way worth hearing
+		// about.
+		if pc, err := s.store.Client(ctx, id); err == nil && pc.Public {
+			s.acct.Audit(ctx, waxseal.AuditEvent{Type: "client_auth_failed", ClientID: id, IP: s.ip(r), Detail: "public client presented a secret"})
+			return clientAuth{}, errBadClient(errors.New("a public client presented a secret"))
+		}
+	}
+	if c == nil {
 		s.acct.Audit(ctx, waxseal.AuditEvent{Type: "client_auth_failed", ClientID: truncate(id, 128), IP: s.ip(r)})
 		if err := check.failed(); err != nil {
 			return clientAuth{}, err
@@ -210,14 +298,20 @@ func (s *Server) authenticateClient(r *http.Request, params map[string]string) (
 	return clientAuth{client: c, id: c.ID, named: true}, nil
 }
 
-// mayUse checks a grant type against a registered client's list. Public
-// clients may use password and refresh_token.
+// mayUse checks a grant type against a registered client's list.
+// Unregistered public clients may use password and refresh_token.
 func (ca clientAuth) mayUse(grant string) error {
 	if ca.client == nil {
-		if grant == GrantClientCredentials {
+		switch grant {
+		case GrantClientCredentials:
 			return errBadClient(errors.New("client_credentials without client authentication"))
+		case GrantAuthorizationCode:
+			return errBadClient(errors.New("authorization_code for an unregistered client"))
 		}
 		return nil
+	}
+	if ca.client.Public && grant == GrantClientCredentials {
+		return errBadClient(errors.New("client_credentials for a public client"))
 	}
 	if !slices.Contains(ca.client.GrantTypes, grant) {
 		return &oauthError{Status: http.StatusBadRequest, Code: "unauthorized_client",

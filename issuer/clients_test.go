@@ -17,7 +17,7 @@ import (
 
 func (e *env) addClient(id string, grants, scopes, roles []string) string {
 	e.t.Helper()
-	_, secret, err := e.acct.CreateClient(context.Background(), id, id+" service", grants, scopes, roles)
+	_, secret, err := e.acct.CreateClient(context.Background(), issuer.ClientSpec{ID: id, Name: id + " service", GrantTypes: grants, Scopes: scopes, Roles: roles})
 	if err != nil {
 		e.t.Fatal(err)
 	}

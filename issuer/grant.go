@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ type tokenResponse struct {
 	ExpiresIn    int    `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
 }
 
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
@@ -30,10 +32,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	switch grant {
 	case "":
 		return invalidRequest("missing grant_type")
-	case GrantPassword, GrantRefreshToken, GrantClientCredentials:
+	case GrantPassword, GrantRefreshToken, GrantClientCredentials, GrantAuthorizationCode:
 	default:
 		return &oauthError{Status: http.StatusBadRequest, Code: "unsupported_grant_type",
-			Description: "grant_type must be password, refresh_token or client_credentials"}
+			Description: "grant_type must be authorization_code, password, refresh_token or client_credentials"}
 	}
 	ca, err := s.authenticateClient(r, params)
 	if err != nil {
@@ -47,6 +49,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		return s.passwordGrant(w, r, params, ca)
 	case GrantRefreshToken:
 		return s.refreshGrant(w, r, params, ca)
+	case GrantAuthorizationCode:
+		return s.codeGrant(w, r, params, ca)
 	}
 	return s.clientCredentialsGrant(w, r, params, ca)
 }
@@ -87,7 +91,9 @@ func (s *Server) parseScope(scope string, allowed map[string]bool) (string, erro
 		if sc == "" || !isScopeToken(sc) {
 			return "", &oauthError{Status: http.StatusBadRequest, Code: "invalid_scope", Description: "malformed scope"}
 		}
-		if (s.scopes != nil && !s.scopes[sc]) || (allowed != nil && !allowed[sc]) {
+		// The issuer's scope list governs its own API scopes; which
+		// OpenID Connect scopes a client gets is its registration's call.
+		if (s.scopes != nil && !s.scopes[sc] && !slices.Contains(OIDCScopes, sc)) || (allowed != nil && !allowed[sc]) {
 			return "", &oauthError{Status: http.StatusBadRequest, Code: "invalid_scope", Description: "scope " + sc + " is not available"}
 		}
 		if !seen[sc] {
@@ -131,53 +137,11 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, params ma
 		return err
 	}
 
-	// Every path below does exactly one argon2id computation, so an unknown
-	// user costs the same time as a wrong password.
-	name, nameErr := password.CanonicalName(username)
-	pw, pwErr := password.NormalizePassword(pw)
-	check, err := s.admit(r, name, "")
+	user, err := s.authenticateUser(r, username, pw, client)
 	if err != nil {
 		return err
-	}
-	var user *waxseal.User
-	if nameErr == nil && pwErr == nil {
-		user, err = s.store.UserByName(ctx, name)
-		if err != nil && !errors.Is(err, waxseal.ErrNotFound) {
-			return err
-		}
 	}
 	ip := s.ip(r)
-	if user == nil {
-		if err := s.hasher.VerifyDummy(ctx, pw); err != nil {
-			return err
-		}
-		s.acct.Audit(ctx, waxseal.AuditEvent{Type: "login_failed", ClientID: client, IP: ip, Detail: "unknown user"})
-		s.metrics.logins.WithLabelValues("failed").Inc()
-		if err := check.failed(); err != nil {
-			return err
-		}
-		return errBadLogin
-	}
-	ok, rehash, err := s.hasher.Verify(ctx, pw, user.PasswordHash)
-	if err != nil {
-		return err
-	}
-	if !ok || user.Disabled {
-		detail := "wrong password"
-		if ok {
-			detail = "account disabled"
-		}
-		s.acct.Audit(ctx, waxseal.AuditEvent{Type: "login_failed", UserID: user.ID, ClientID: client, IP: ip, Detail: detail})
-		s.metrics.logins.WithLabelValues("failed").Inc()
-		if err := check.failed(); err != nil {
-			return err
-		}
-		return errBadLogin
-	}
-	check.passed()
-	if rehash {
-		s.rehash(ctx, user, pw)
-	}
 
 	now := s.now()
 	refresh, digest := newRefreshToken()
@@ -192,6 +156,61 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, params ma
 	s.acct.Audit(ctx, waxseal.AuditEvent{Type: "login", UserID: user.ID, SessionID: sess.ID, ClientID: client, IP: ip})
 	s.metrics.logins.WithLabelValues("ok").Inc()
 	return s.respondTokens(w, user, sess, scope, s.refreshForBody(w, r, ca, sess, refresh, now), now)
+}
+
+// authenticateUser checks a user name and password, under the brute-force
+// limits, for the password grant and the login page alike. Every path does
+// exactly one argon2id computation, so an unknown user costs the same time
+// as a wrong password; an unknown user, a wrong password and a disabled
+// account all get errBadLogin.
+func (s *Server) authenticateUser(r *http.Request, username, pw, client string) (*waxseal.User, error) {
+	ctx := r.Context()
+	name, nameErr := password.CanonicalName(username)
+	pw, pwErr := password.NormalizePassword(pw)
+	check, err := s.admit(r, name, "")
+	if err != nil {
+		return nil, err
+	}
+	var user *waxseal.User
+	if nameErr == nil && pwErr == nil {
+		user, err = s.store.UserByName(ctx, name)
+		if err != nil && !errors.Is(err, waxseal.ErrNotFound) {
+			return nil, err
+		}
+	}
+	ip := s.ip(r)
+	if user == nil {
+		if err := s.hasher.VerifyDummy(ctx, pw); err != nil {
+			return nil, err
+		}
+		s.acct.Audit(ctx, waxseal.AuditEvent{Type: "login_failed", ClientID: client, IP: ip, Detail: "unknown user"})
+		s.metrics.logins.WithLabelValues("failed").Inc()
+		if err := check.failed(); err != nil {
+			return nil, err
+		}
+		return nil, errBadLogin
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, pw, user.PasswordHash)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || user.Disabled {
+		detail := "wrong password"
+		if ok {
+			detail = "account disabled"
+		}
+		s.acct.Audit(ctx, waxseal.AuditEvent{Type: "login_failed", UserID: user.ID, ClientID: client, IP: ip, Detail: detail})
+		s.metrics.logins.WithLabelValues("failed").Inc()
+		if err := check.failed(); err != nil {
+			return nil, err
+		}
+		return nil, errBadLogin
+	}
+	check.passed()
+	if rehash {
+		s.rehash(ctx, user, pw)
+	}
+	return user, nil
 }
 
 // rehash stores a new hash of pw made with the current parameters. A
@@ -242,6 +261,11 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, params map
 	}
 	if err != nil {
 		return err
+	}
+	if sess.ClientID == LoginClientID {
+		// An issuer session's cookie is not a refresh token, though it is
+		// stored like one.
+		return invalidGrant("unknown refresh token", errors.New("an issuer session cookie presented as a refresh token"))
 	}
 	if sess.ClientID != ca.id {
 		if ca.named {
@@ -328,25 +352,35 @@ func outcomeName(o waxseal.RotateOutcome) string {
 // respondTokens mints an access token for user in sess and writes the token
 // response with refresh.
 func (s *Server) respondTokens(w http.ResponseWriter, user *waxseal.User, sess *waxseal.Session, scope, refresh string, now time.Time) error {
-	key, err := s.keys.Signer()
+	access, err := s.mintAccess(user, sess, scope, now)
 	if err != nil {
 		return err
 	}
-	access, err := token.Mint(key, &token.Claims{
-		Issuer: s.cfg.Issuer, Subject: user.ID, Audience: s.audience,
-		Expiry: now.Add(s.cfg.AccessTTL), IssuedAt: now, ID: token.NewID(),
-		ClientID: sess.ClientID, SessionID: sess.ID, Scope: scope, Roles: user.Roles,
-	})
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	writeJSON(w, http.StatusOK, tokenResponse{
+	writeTokens(w, tokenResponse{
 		AccessToken: access, TokenType: "Bearer", ExpiresIn: int(s.cfg.AccessTTL.Seconds()),
 		RefreshToken: refresh, Scope: scope,
 	})
 	return nil
+}
+
+// mintAccess mints an access token for user in sess.
+func (s *Server) mintAccess(user *waxseal.User, sess *waxseal.Session, scope string, now time.Time) (string, error) {
+	key, err := s.keys.Signer()
+	if err != nil {
+		return "", err
+	}
+	return token.Mint(key, &token.Claims{
+		Issuer: s.cfg.Issuer, Subject: user.ID, Audience: s.audience,
+		Expiry: now.Add(s.cfg.AccessTTL), IssuedAt: now, ID: token.NewID(),
+		ClientID: sess.ClientID, SessionID: sess.ID, Scope: scope, Roles: user.Roles,
+	})
+}
+
+// writeTokens writes a token response, which no cache may keep.
+func writeTokens(w http.ResponseWriter, t tokenResponse) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, t)
 }
 
 func truncate(s string, n int) string {

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,6 +81,13 @@ type Config struct {
 	Signup bool
 	// Limits are the brute-force limits; zero means in-memory ones.
 	Limits Limits
+	// Branding customises the hosted login and logout pages.
+	Branding Branding
+	// InsecureCookies drops the __Host- prefix and the Secure flag from
+	// the issuer session and login cookies, so that the hosted login works
+	// over plain http on a developer's machine. Never in production: the
+	// cookie then travels in the clear and any subdomain can overwrite it.
+	InsecureCookies bool
 
 	// AllowedOrigins are the browser origins (scheme://host[:port], each
 	// exact, or the single entry "*") that may call the issuer from other
@@ -125,6 +133,7 @@ type Server struct {
 	verifier *token.Verifier
 	feed     *broadcaster
 	metrics  *metrics
+	pages    *pages
 	mux      *http.ServeMux
 	cors     *cors.CORS   // nil without AllowedOrigins
 	handler  http.Handler // mux, behind cors when set
@@ -197,6 +206,9 @@ func New(cfg Config) (*Server, error) {
 	if s.metrics, err = newMetrics(cfg.Registerer); err != nil {
 		return nil, err
 	}
+	if s.pages, err = newPages(cfg.Branding, s.prefix); err != nil {
+		return nil, err
+	}
 	s.routes()
 	s.handler = s.mux
 	if s.cors, err = newCORS(cfg); err != nil {
@@ -218,16 +230,38 @@ func (s *Server) Metadata() *discovery.Metadata {
 		TokenEndpoint:                             s.base + TokenPath,
 		JWKSURI:                                   s.base + JWKSPath,
 		RevocationEndpoint:                        s.base + RevokePath,
-		UserinfoEndpoint:                          s.base + UserinfoPath,
+		UserinfoEndpoint:                          s.base + OIDCUserinfo,
 		RevocationFeedEndpoint:                    s.base + RevocationsPath,
 		IntrospectionEndpoint:                     s.base + IntrospectPath,
-		GrantTypesSupported:                       []string{GrantPassword, GrantRefreshToken, GrantClientCredentials},
-		ResponseTypesSupported:                    []string{"token"},
+		GrantTypesSupported:                       []string{GrantAuthorizationCode, GrantRefreshToken, GrantPassword, GrantClientCredentials},
+		ResponseTypesSupported:                    []string{"code"},
+		ResponseModesSupported:                    []string{"query"},
 		TokenEndpointAuthMethodsSupported:         []string{"none", "client_secret_basic", "client_secret_post"},
 		RevocationEndpointAuthMethodsSupported:    []string{"none"},
 		IntrospectionEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
-		ScopesSupported:                           s.cfg.Scopes,
+		ScopesSupported:                           append(slices.Clone(OIDCScopes), s.cfg.Scopes...),
+		CodeChallengeMethodsSupported:             []string{"S256"},
+		AuthorizationEndpoint:                     s.base + AuthorizePath,
+		EndSessionEndpoint:                        s.base + EndSessionPath,
+		SubjectTypesSupported:                     []string{"public"},
+		IDTokenSigningAlgValuesSupported:          s.idTokenAlgs(),
+		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "azp",
+			"preferred_username"},
+		PromptValuesSupported:                      []string{"none", "login"},
+		AuthorizationResponseIssParameterSupported: true,
 	}
+}
+
+// idTokenAlgs are the algorithms ID tokens can be signed with: those the
+// key ring keeps a key of, but HS256, whose key is no client's to check.
+func (s *Server) idTokenAlgs() []string {
+	var out []string
+	for _, a := range s.keys.Algorithms() {
+		if !a.Symmetric() {
+			out = append(out, string(a))
+		}
+	}
+	return out
 }
 
 // Start catches up with the revocation log, so that the issuer never
@@ -267,6 +301,11 @@ func (s *Server) Run(ctx context.Context) error {
 				s.log.InfoContext(ctx, "pruned revocations", "count", n)
 			}
 			s.denied.Prune(now)
+			// A used code is kept for a while after it expires, so that
+			// a late second use still ends what the first started.
+			if _, err := s.store.PruneAuthCodes(ctx, now.Add(-time.Hour)); err != nil {
+				s.log.ErrorContext(ctx, "pruning authorization codes failed", "err", err)
+			}
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -25,6 +26,8 @@ import (
 	liberrors "github.com/pb33f/libopenapi-validator/errors"
 	"github.com/pb33f/libopenapi-validator/schema_validation"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
+
+	"golang.org/x/oauth2"
 
 	"github.com/waxseal/waxseal/feed"
 	"github.com/waxseal/waxseal/issuer"
@@ -303,7 +306,7 @@ func (c *conformance) do(x apiCall) apiAnswer {
 		}
 	}
 	req := c.newRequest(context.Background(), x)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		c.t.Errorf("%s %s: %v", x.method, x.path, err) // do runs on other goroutines too: no Fatal
 		return apiAnswer{}
@@ -567,6 +570,8 @@ func TestOpenAPIConformance(t *testing.T) {
 		a(x.method, x.path, x.body, 404)
 	}
 
+	c.signIn(t, e)
+
 	// Probes and metrics.
 	for _, p := range []string{issuer.LivePath, issuer.ReadyPath, issuer.MetricsPath} {
 		c.do(apiCall{method: "GET", path: p, want: 200})
@@ -717,4 +722,63 @@ func (c *conformance) burst(x apiCall, want int) {
 		}
 	}
 	c.t.Errorf("%s %s: never answered %d", x.method, x.path, want)
+}
+
+// noRedirects answers a redirect itself, so its status and Location are
+// checked rather than followed.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// signIn walks the authorization code flow's endpoints: the authorization
+// endpoint, the login page and form, the code grant, OpenID Connect
+// userinfo, the style sheet and logout.
+func (c *conformance) signIn(t *testing.T, e *env) {
+	_, _, err := e.acct.CreateClient(context.Background(), issuer.ClientSpec{ID: "spa", Public: true, IDTokenAlg: "EdDSA",
+		RedirectURIs: []string{"https://spa.test/cb"}, PostLogoutRedirectURIs: []string{"https://spa.test/bye"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier := oauth2.GenerateVerifier()
+	q := url.Values{"response_type": {"code"}, "client_id": {"spa"}, "redirect_uri": {"https://spa.test/cb"},
+		"scope": {"openid profile"}, "state": {"st"}, "nonce": {"nc"},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}}
+	query := q.Encode()
+	c.do(apiCall{method: "GET", path: issuer.AuthorizePath + "?" + query, want: 200})
+	c.do(apiCall{method: "GET", path: issuer.AuthorizePath + "?client_id=nope", want: 400})
+	c.do(apiCall{method: "GET", path: issuer.AuthorizePath + "?client_id=spa&redirect_uri=https://spa.test/cb&response_type=token", want: 302})
+	c.do(apiCall{method: "POST", path: issuer.AuthorizePath, header: apiHeader("Content-Type", "application/x-www-form-urlencoded"), body: query, want: 200})
+	c.do(apiCall{method: "GET", path: issuer.LoginPath + "?client_id=nope", want: 400})
+	c.do(apiCall{method: "GET", path: issuer.LoginPath + "?client_id=spa&redirect_uri=https://spa.test/cb", want: 302})
+	page := c.do(apiCall{method: "GET", path: issuer.LoginPath + "?" + query, want: 200})
+	var cookie string
+	for _, ck := range (&http.Response{Header: page.header}).Cookies() {
+		cookie = ck.Name + "=" + ck.Value
+	}
+	m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(page.raw)
+	if m == nil || cookie == "" {
+		t.Fatalf("login page without a CSRF token or cookie: %s", page.raw)
+	}
+	form := func(user, pw string) string {
+		return url.Values{"csrf_token": {m[1]}, "username": {user}, "password": {pw}}.Encode()
+	}
+	formHeader := apiHeader("Content-Type", "application/x-www-form-urlencoded", "Cookie", cookie)
+	c.do(apiCall{method: "POST", path: issuer.LoginPath + "?" + query, header: apiHeader("Content-Type", "application/x-www-form-urlencoded"), body: form("zed", "x"), want: 403})
+	c.do(apiCall{method: "POST", path: issuer.LoginPath + "?" + query, header: formHeader, body: form("", ""), want: 400})
+	c.do(apiCall{method: "POST", path: issuer.LoginPath + "?" + query, header: formHeader, body: form("zed", "wrong password entirely"), want: 401})
+	e.clock.Advance(time.Second)
+	done := c.do(apiCall{method: "POST", path: issuer.LoginPath + "?" + query, header: formHeader, body: form("zed", "quiet lantern velvet harbor 7"), want: 303})
+	loc, err := url.Parse(done.header.Get("Location"))
+	if err != nil || loc.Query().Get("code") == "" {
+		t.Fatalf("login answered Location %q", done.header.Get("Location"))
+	}
+	tok := c.do(apiCall{method: "POST", path: issuer.TokenPath, header: apiHeader("Content-Type", "application/x-www-form-urlencoded"),
+		body: url.Values{"grant_type": {"authorization_code"}, "client_id": {"spa"}, "code": {loc.Query().Get("code")},
+			"redirect_uri": {"https://spa.test/cb"}, "code_verifier": {verifier}}.Encode(), want: 200})
+	c.do(apiCall{method: "GET", path: issuer.OIDCUserinfo, header: apiHeader("Authorization", "Bearer "+tok.str("access_token")), want: 200})
+	c.do(apiCall{method: "POST", path: issuer.OIDCUserinfo, header: apiHeader("Authorization", "Bearer "+tok.str("access_token")), want: 200})
+	c.do(apiCall{method: "GET", path: issuer.AssetsPath, want: 200})
+	c.do(apiCall{method: "GET", path: issuer.EndSessionPath, want: 200})
+	c.do(apiCall{method: "GET", path: issuer.EndSessionPath + "?id_token_hint=" + tok.str("access_token"), want: 400})
+	c.do(apiCall{method: "POST", path: issuer.EndSessionPath, header: apiHeader("Content-Type", "application/x-www-form-urlencoded"), body: "state=x", want: 200})
+	c.do(apiCall{method: "GET", path: issuer.EndSessionPath + "?" + url.Values{"id_token_hint": {tok.str("id_token")},
+		"post_logout_redirect_uri": {"https://spa.test/bye"}, "state": {"s"}}.Encode(), want: 303})
 }

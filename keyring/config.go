@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/waxseal/waxseal/jwk"
@@ -19,6 +20,13 @@ type Config struct {
 	// it leaves existing keys as they are: the next rotation moves the issuer
 	// to the new algorithm.
 	Algorithm jwk.Algorithm
+
+	// Extra are algorithms the ring also keeps a signing key of, each on
+	// its own schedule beside the keys of Algorithm: an issuer that signs
+	// access tokens with EdDSA signs OpenID Connect ID tokens with RS256,
+	// which every relying party supports. Algorithm itself in Extra is
+	// ignored.
+	Extra []jwk.Algorithm
 
 	// PublishLead is how long a new key is published before it signs. It
 	// must be at least the time verifiers cache the JWKS, so that every
@@ -55,6 +63,16 @@ func (c Config) withDefaults() (Config, error) {
 	if _, err := jwk.ParseAlgorithm(string(c.Algorithm)); err != nil {
 		return Config{}, fmt.Errorf("keyring: config: %w", err)
 	}
+	var extra []jwk.Algorithm
+	for _, a := range c.Extra {
+		if _, err := jwk.ParseAlgorithm(string(a)); err != nil {
+			return Config{}, fmt.Errorf("keyring: config: Extra: %w", err)
+		}
+		if a != c.Algorithm && !slices.Contains(extra, a) {
+			extra = append(extra, a)
+		}
+	}
+	c.Extra = extra
 	for _, d := range []struct {
 		name string
 		v    *time.Duration

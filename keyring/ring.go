@@ -94,10 +94,38 @@ func (r *Ring) Signer() (*jwk.PrivateKey, error) {
 	now := r.cfg.Now()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if e := signerAt(r.keys, now); e != nil {
+	if e := r.signerAt(r.keys, now, ""); e != nil {
 		return e.key, nil
 	}
 	return nil, fmt.Errorf("keyring: no key signs at %v", now)
+}
+
+// SignerFor returns the key that signs now with alg: Config.Algorithm (or
+// whatever the default keys still use while moving to it) or one of
+// Config.Extra.
+func (r *Ring) SignerFor(alg jwk.Algorithm) (*jwk.PrivateKey, error) {
+	now := r.cfg.Now()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if e := r.signerAt(r.keys, now, r.lane(alg)); e != nil && e.rec.Algorithm == alg {
+		return e.key, nil
+	}
+	return nil, fmt.Errorf("keyring: no %s key signs at %v", alg, now)
+}
+
+// Algorithms lists the algorithms the ring keeps a signing key of:
+// Config.Algorithm first, then Config.Extra.
+func (r *Ring) Algorithms() []jwk.Algorithm {
+	return append([]jwk.Algorithm{r.cfg.Algorithm}, r.cfg.Extra...)
+}
+
+// lane names the schedule a key of alg follows: its own algorithm for an
+// extra one, "" for the default keys, whatever their algorithm.
+func (r *Ring) lane(alg jwk.Algorithm) jwk.Algorithm {
+	if slices.Contains(r.cfg.Extra, alg) {
+		return alg
+	}
+	return ""
 }
 
 // Key returns a published key by its kid, the HS256 keys included, so the
@@ -163,7 +191,7 @@ func (r *Ring) rotate(ctx context.Context, lead time.Duration) (Info, error) {
 		return Info{}, err
 	}
 	now := r.cfg.Now()
-	rec, err := r.addKeyLocked(ctx, now, truncate(now).Add(lead))
+	rec, err := r.addKeyLocked(ctx, now, truncate(now).Add(lead), r.cfg.Algorithm)
 	if err != nil {
 		return Info{}, err
 	}
@@ -242,12 +270,22 @@ func (r *Ring) reloadLocked(ctx context.Context) error {
 	return nil
 }
 
-// ensureSignerLocked makes sure a key signs now and that a successor is
-// published in time.
+// ensureSignerLocked makes sure a key of each algorithm signs now and that
+// a successor is published in time.
 func (r *Ring) ensureSignerLocked(ctx context.Context, now time.Time) error {
-	s := signerAt(r.keys, now)
+	for _, alg := range r.Algorithms() {
+		if err := r.ensureLaneLocked(ctx, now, alg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Ring) ensureLaneLocked(ctx context.Context, now time.Time, alg jwk.Algorithm) error {
+	lane := r.lane(alg)
+	s := r.signerAt(r.keys, now, lane)
 	if s == nil {
-		_, err := r.addKeyLocked(ctx, now, truncate(now))
+		_, err := r.addKeyLocked(ctx, now, truncate(now), alg)
 		return err
 	}
 	if s.rec.Deactivates.Sub(now) > r.cfg.PublishLead {
@@ -255,21 +293,22 @@ func (r *Ring) ensureSignerLocked(ctx context.Context, now time.Time) error {
 	}
 	for _, e := range r.keys {
 		a := e.rec.Activates
-		if e.rec.Compromised.IsZero() && a.After(s.rec.Activates) && !a.After(s.rec.Deactivates) {
+		if r.lane(e.rec.Algorithm) == lane && e.rec.Compromised.IsZero() && a.After(s.rec.Activates) && !a.After(s.rec.Deactivates) {
 			return nil // already published
 		}
 	}
-	_, err := r.addKeyLocked(ctx, now, s.rec.Deactivates)
+	_, err := r.addKeyLocked(ctx, now, s.rec.Deactivates, alg)
 	return err
 }
 
-// addKeyLocked makes a key that is published now and signs from activates.
-// It signs for the active period or until the next scheduled key activates,
-// and any key that would still sign at activates stops then. The new key is
+// addKeyLocked makes a key of alg that is published now and signs from
+// activates. It signs for the active period or until the next scheduled
+// key of its lane activates, and any key of its lane that would still sign
+// at activates stops then. The new key is
 // saved before the keys it cuts short, so a failure between the saves leaves
 // a key signing longer than planned, never a gap.
-func (r *Ring) addKeyLocked(ctx context.Context, now, activates time.Time) (Record, error) {
-	k, err := jwk.Generate(r.cfg.Algorithm, r.cfg.Rand)
+func (r *Ring) addKeyLocked(ctx context.Context, now, activates time.Time, alg jwk.Algorithm) (Record, error) {
+	k, err := jwk.Generate(alg, r.cfg.Rand)
 	if err != nil {
 		return Record{}, fmt.Errorf("keyring: %w", err)
 	}
@@ -291,7 +330,7 @@ func (r *Ring) addKeyLocked(ctx context.Context, now, activates time.Time) (Reco
 	var cut []*entry
 	for _, e := range sortedEntries(r.keys) {
 		o := e.rec
-		if !o.Compromised.IsZero() || stateAt(o, now) == StateRetired {
+		if r.lane(o.Algorithm) != r.lane(alg) || !o.Compromised.IsZero() || stateAt(o, now) == StateRetired {
 			continue
 		}
 		if o.Activates.After(activates) && o.Activates.Before(rec.Deactivates) {
@@ -342,13 +381,13 @@ func published(s State) bool {
 	return s == StatePending || s == StateActive || s == StateVerifying
 }
 
-// signerAt returns the key that signs at now: of the active keys, the one
-// that activated last. Ties, which only instances racing on one store make,
-// go to the greater ID, so every instance picks the same key.
-func signerAt(keys map[string]*entry, now time.Time) *entry {
+// signerAt returns the key of lane that signs at now: of its active keys,
+// the one that activated last. Ties, which only instances racing on one
+// store make, go to the greater ID, so every instance picks the same key.
+func (r *Ring) signerAt(keys map[string]*entry, now time.Time, lane jwk.Algorithm) *entry {
 	var s *entry
 	for _, e := range keys {
-		if e.key == nil || stateAt(e.rec, now) != StateActive {
+		if e.key == nil || r.lane(e.rec.Algorithm) != lane || stateAt(e.rec, now) != StateActive {
 			continue
 		}
 		if s == nil || e.rec.Activates.After(s.rec.Activates) ||

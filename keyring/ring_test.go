@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -580,4 +581,67 @@ func TestKeyUnknown(t *testing.T) {
 	if !errors.Is(err, token.ErrUnknownKey) || !strings.Contains(err.Error(), `"nope"`) {
 		t.Errorf("Key(unknown) = %v", err)
 	}
+}
+
+// TestExtraAlgorithm: a key of an extra algorithm signs beside the default
+// one, on its own schedule: rotating or compromising one never cuts the
+// other short, and both are published.
+func TestExtraAlgorithm(t *testing.T) {
+	ctx := context.Background()
+	clock := newClock()
+	cfg := testConfig(jwk.EdDSA, clock)
+	cfg.Extra = []jwk.Algorithm{jwk.RS256, jwk.EdDSA, jwk.RS256}
+	r := openRing(t, newMemStore(), cfg)
+	if got := r.Algorithms(); !slices.Equal(got, []jwk.Algorithm{jwk.EdDSA, jwk.RS256}) {
+		t.Fatalf("Algorithms() = %v", got)
+	}
+	def, err := r.Signer()
+	if err != nil || def.Algorithm() != jwk.EdDSA {
+		t.Fatalf("Signer() = %v, %v; want the EdDSA key", def, err)
+	}
+	rsa, err := r.SignerFor(jwk.RS256)
+	if err != nil || rsa.Algorithm() != jwk.RS256 {
+		t.Fatalf("SignerFor(RS256) = %v, %v", rsa, err)
+	}
+	if k, err := r.SignerFor(jwk.EdDSA); err != nil || k.ID() != def.ID() {
+		t.Errorf("SignerFor(EdDSA) = %v, %v; want the default signer", k, err)
+	}
+	if _, err := r.SignerFor(jwk.ES256); err == nil {
+		t.Error("SignerFor(ES256) found a key the ring does not keep")
+	}
+	if !inPublicSet(r, def.ID()) || !inPublicSet(r, rsa.ID()) {
+		t.Error("both signers must be published")
+	}
+
+	// Rotating the default keys leaves the RS256 key signing.
+	if _, err := r.RotateNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if k, _ := r.SignerFor(jwk.RS256); k.ID() != rsa.ID() {
+		t.Error("rotating the default keys replaced the RS256 signer")
+	}
+	if k, _ := r.Signer(); k.ID() == def.ID() || k.Algorithm() != jwk.EdDSA {
+		t.Errorf("after RotateNow the signer is %s (%s)", k.ID(), k.Algorithm())
+	}
+	// Compromising the RS256 key replaces it at once, with another RS256 key.
+	if _, err := r.Compromise(ctx, rsa.ID()); err != nil {
+		t.Fatal(err)
+	}
+	next, err := r.SignerFor(jwk.RS256)
+	if err != nil || next.ID() == rsa.ID() || inPublicSet(r, rsa.ID()) {
+		t.Errorf("after compromise: SignerFor(RS256) = %v, %v; old key published: %v", next, err, inPublicSet(r, rsa.ID()))
+	}
+	// Each lane rotates on its own schedule before its key stops signing.
+	clock.Add(23*time.Hour + 30*time.Minute)
+	if err := r.Maintain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(time.Hour)
+	if k, err := r.SignerFor(jwk.RS256); err != nil || k.ID() == next.ID() {
+		t.Errorf("RS256 key not rotated on schedule: %v, %v", k, err)
+	}
+	if _, err := r.Signer(); err != nil {
+		t.Error(err)
+	}
+	checkInvariants(t, r)
 }

@@ -23,33 +23,44 @@ func runClient(ctx context.Context, args []string, io IO) error {
 }
 
 func runClientAdd(ctx context.Context, args []string, io IO) error {
-	var grants, scopes, roles listFlag
-	var name *string
-	var asJSON *bool
+	var grants, scopes, roles, redirects, logoutRedirects listFlag
+	var name, idAlg *string
+	var asJSON, public *bool
 	return withAccounts(ctx, "client add", "[CLIENT_ID]", -1, args, io, func(fs *flag.FlagSet) {
-		fs.Var(&grants, "grant", "a grant type the client may use: client_credentials (default), password, refresh_token (repeatable)")
-		fs.Var(&scopes, "scope", "a scope the client may ask for (repeatable)")
+		fs.Var(&grants, "grant", "a grant type the client may use: authorization_code, refresh_token, client_credentials, password (repeatable; default: authorization_code and refresh_token with --redirect-uri, else client_credentials)")
+		fs.Var(&scopes, "scope", "a scope the client may ask for (repeatable; default with authorization_code: openid, profile, email, offline_access)")
 		fs.Var(&roles, "role", "a role in the client's client_credentials tokens (repeatable)")
-		name = fs.String("name", "", "a human-readable name")
+		fs.Var(&redirects, "redirect-uri", "a redirect URI for the authorization code flow, matched exactly; http://127.0.0.1/... matches any port (repeatable)")
+		fs.Var(&logoutRedirects, "post-logout-redirect-uri", "where the browser may go after logout, matched exactly (repeatable)")
+		public = fs.Bool("public", false, "a public client (single-page or native app): no secret, PKCE only")
+		idAlg = fs.String("id-token-alg", "RS256", "algorithm of the client's ID tokens: RS256, EdDSA or ES256")
+		name = fs.String("name", "", "a human-readable name, shown on the login page")
 		asJSON = fs.Bool("json", false, "print the client ID and secret as JSON")
 	}, func(fs *flag.FlagSet, _ dburl.DB, a *issuer.Accounts) error {
 		if fs.NArg() > 1 {
 			return usageError(fs, "too many arguments")
 		}
-		if grants.vals == nil {
-			grants.vals = []string{issuer.GrantClientCredentials}
-		}
-		c, secret, err := a.CreateClient(ctx, fs.Arg(0), *name, grants.vals, scopes.vals, roles.vals)
+		c, secret, err := a.CreateClient(ctx, issuer.ClientSpec{
+			ID: fs.Arg(0), Name: *name, GrantTypes: grants.vals, Scopes: scopes.vals, Roles: roles.vals,
+			RedirectURIs: redirects.vals, PostLogoutRedirectURIs: logoutRedirects.vals, Public: *public, IDTokenAlg: *idAlg,
+		})
 		if err != nil {
 			return err
 		}
 		if *asJSON {
-			b, _ := json.Marshal(map[string]string{"client_id": c.ID, "client_secret": secret})
+			b, _ := json.Marshal(struct {
+				ID     string `json:"client_id"`
+				Secret string `json:"client_secret,omitempty"`
+			}{c.ID, secret})
 			fmt.Fprintf(io.Out, "%s\n", b)
+		} else if c.Public {
+			fmt.Fprintf(io.Out, "client_id:     %s\n", c.ID)
 		} else {
 			fmt.Fprintf(io.Out, "client_id:     %s\nclient_secret: %s\n", c.ID, secret)
 		}
-		fmt.Fprintln(io.Err, "waxseal: the secret is shown only now; it is stored as a digest")
+		if !c.Public {
+			fmt.Fprintln(io.Err, "waxseal: the secret is shown only now; it is stored as a digest")
+		}
 		return nil
 	})
 }

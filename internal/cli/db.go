@@ -143,8 +143,11 @@ func (f dbFlags) ring(ctx context.Context, db dburl.DB, io IO) (*keyring.Ring, e
 	if err != nil {
 		return nil, err
 	}
-	// A key stays published for as long as its last token can verify.
-	return keyring.Open(ctx, db, mk, keyring.Config{Algorithm: alg, MaxTokenTTL: f.accessTTL.d + token.MaxLeeway})
+	// A key stays published for as long as its last token can verify. An
+	// RS256 key signs OpenID Connect ID tokens beside the default keys;
+	// every command keeps it, so that none mistakes it for a default key.
+	return keyring.Open(ctx, db, mk, keyring.Config{Algorithm: alg, Extra: []jwk.Algorithm{jwk.RS256},
+		MaxTokenTTL: f.accessTTL.d + token.MaxLeeway})
 }
 
 // accounts returns the account manager on db. Its audit events go to the

@@ -35,6 +35,11 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	maxHashes := fs.Int("max-concurrent-hashes", 0, "password hashes computed at once; more logins wait briefly, then get 503 (default: one per CPU)")
 	signup := fs.Bool("signup", false, "let anyone create an account with POST /v1/signup")
 	refreshCookie := fs.Bool("refresh-cookie", false, "cookie mode: give browser apps on the --allow-origin list their refresh token in an HttpOnly __Host- cookie, never in JSON (needs HTTPS, and the apps on the issuer's site)")
+	var brand issuer.Branding
+	fs.StringVar(&brand.ProductName, "product-name", "waxseal", "the product name on the hosted login page")
+	fs.StringVar(&brand.LogoURL, "logo-url", "", "an https URL (or a path on the issuer) of a logo for the login page")
+	fs.StringVar(&brand.AccentColor, "accent-color", "#1d4ed8", "the login page's accent colour, #rgb or #rrggbb")
+	insecureCookies := fs.Bool("insecure-cookies", false, "issuer session cookies without __Host- and Secure, for the login page over plain http on a developer's machine; never in production")
 	redisURL := fs.String("redis", "", "keep brute-force limits in this Redis server (redis://host:port/db), so they hold across instances; default: in memory")
 	lim := addLimitFlags(fs)
 	var proxies listFlag
@@ -95,7 +100,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 		Audiences: audiences.vals, Scopes: scopes.vals,
 		AccessTTL: df.accessTTL.d, RefreshGrace: grace.d, IdleTimeout: idle.d, SessionLifetime: lifetime.d,
 		Signup: *signup, Limits: limits, Logger: log, Registerer: reg,
-		AllowedOrigins: origins.vals, RefreshCookie: *refreshCookie,
+		AllowedOrigins: origins.vals, RefreshCookie: *refreshCookie, Branding: brand, InsecureCookies: *insecureCookies,
 	})
 	if err != nil {
 		return err
