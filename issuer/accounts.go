@@ -2,7 +2,6 @@ package issuer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -89,13 +88,21 @@ func (a *Accounts) AddUser(ctx context.Context, name, pw string, roles []string)
 	return u, nil
 }
 
-// FindUser looks a user up by name (canonicalized) or, failing that, by ID.
+// FindUser looks a user up by ID when nameOrID has the form of one
+// (password.HasIDForm), and otherwise by name (canonicalized). Names of that
+// form are refused, so the two never meet: an account named like another's
+// ID before names were checked is still never found by that ID.
 func (a *Accounts) FindUser(ctx context.Context, nameOrID string) (*waxseal.User, error) {
-	if canon, err := password.CanonicalName(nameOrID); err == nil {
-		u, err := a.Store.UserByName(ctx, canon)
-		if !errors.Is(err, waxseal.ErrNotFound) {
-			return u, err
+	if !password.HasIDForm(nameOrID) {
+		canon, err := password.CanonicalName(nameOrID)
+		if err != nil {
+			return nil, fmt.Errorf("user %q: %w", nameOrID, err)
 		}
+		u, err := a.Store.UserByName(ctx, canon)
+		if err != nil {
+			return nil, fmt.Errorf("user %q: %w", nameOrID, err)
+		}
+		return u, nil
 	}
 	u, err := a.Store.UserByID(ctx, nameOrID)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/waxseal/waxseal"
 	"github.com/waxseal/waxseal/jwk"
+	"github.com/waxseal/waxseal/password"
 	"github.com/waxseal/waxseal/token"
 )
 
@@ -93,6 +94,9 @@ func (a *Accounts) CreateClient(ctx context.Context, spec ClientSpec) (*waxseal.
 			grants = []string{GrantAuthorizationCode, GrantRefreshToken}
 		}
 	}
+	if err := checkClientIDFree(id); err != nil {
+		return nil, "", err
+	}
 	for _, g := range grants {
 		switch g {
 		case GrantClientCredentials, GrantPassword, GrantRefreshToken, GrantAuthorizationCode:
@@ -146,6 +150,22 @@ func (a *Accounts) CreateClient(ctx context.Context, spec ClientSpec) (*waxseal.
 	}
 	a.Audit(ctx, waxseal.AuditEvent{Type: "client_created", ClientID: id})
 	return c, secret, nil
+}
+
+// checkClientIDFree refuses a client ID that means something already:
+// DefaultClientID, in any case, names the unregistered public client, and a
+// registered client of that ID would turn client binding off for everyone
+// who uses it; and an ID of a user's form would be the "sub" of the
+// client's client_credentials tokens, speaking for that user (and a `sub`
+// revocation on deleting the client would end the user's tokens).
+func checkClientIDFree(id string) error {
+	switch {
+	case strings.EqualFold(id, DefaultClientID):
+		return fmt.Errorf("%w: client ID %q is reserved for unregistered public clients", errInvalidClient, id)
+	case password.HasIDForm(id):
+		return fmt.Errorf("%w: client ID %q has the form of a user ID (22 letters, digits, - or _)", errInvalidClient, id)
+	}
+	return nil
 }
 
 // errInvalidClient marks a client registration the caller got wrong.

@@ -19,6 +19,26 @@ var ErrInvalidName = errors.New("password: invalid user name")
 // maxNameLen is in code points of the canonical name.
 const maxNameLen = 64
 
+// IDLen is the length of a user ID: 128 random bits in unpadded base64url.
+const IDLen = 22
+
+// HasIDForm reports whether s has the form of a user ID, in any case: IDLen
+// characters of the base64url alphabet. CanonicalName refuses such names,
+// so that names and IDs are disjoint and a command given an ID can never
+// reach an account named like it.
+func HasIDForm(s string) bool {
+	if len(s) != IDLen {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 // CanonicalName returns the one spelling of a user name under which it is
 // stored and looked up, so that "Admin", "ａｄｍｉｎ" (full width) and " admin "
 // are one account, and no one can register a second account that looks like
@@ -57,6 +77,9 @@ func CanonicalName(s string) (string, error) {
 		default:
 			return "", fmt.Errorf("%w: character %q is not allowed", ErrInvalidName, r)
 		}
+	}
+	if HasIDForm(n) {
+		return "", fmt.Errorf("%w: 22 letters, digits, - or _ is the form of a user ID; add a character such as '.'", ErrInvalidName)
 	}
 	// RFC 8265 requires RFC 5893's Bidi Rule, so that a name that mixes
 	// right-to-left and left-to-right text displays one way only.
