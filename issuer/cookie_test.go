@@ -162,7 +162,7 @@ func TestRefreshCookieLoginWithoutHeaderGetsNoRefreshToken(t *testing.T) {
 func TestRefreshCookieConfidentialClientKeepsJSON(t *testing.T) {
 	e := newEnv(t, sqliteEngine().open(t), nil, cookieMode)
 	e.addUser("alice", testPassword)
-	_, secret, err := e.acct.CreateClient(context.Background(), "backend", "", []string{issuer.GrantPassword, issuer.GrantRefreshToken}, nil, nil)
+	_, secret, err := e.acct.CreateClient(context.Background(), issuer.ClientSpec{ID: "backend", GrantTypes: []string{issuer.GrantPassword, issuer.GrantRefreshToken}})
 	if err != nil {
 		t.Fatal(err)
 	}
