@@ -1,11 +1,13 @@
 package interop
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/waxseal/waxseal/interop/harness"
@@ -39,4 +41,22 @@ func guardStatus(t *testing.T, g *harness.Guard, accessToken string) int {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// getJSON fetches url and decodes its JSON body into v, failing the test
+// unless the answer is 200 with a JSON content type.
+func getJSON(t *testing.T, client *http.Client, url string, v any) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || !strings.Contains(ct, "json") {
+		t.Fatalf("GET %s: %s, %s", url, resp.Status, ct)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
 }
