@@ -7,6 +7,12 @@ import (
 	"os/signal"
 	"syscall"
 
+	// Root certificates for when the system has none, as in the container
+	// image (FROM scratch): the proxy and the guard fetch an https issuer,
+	// and PostgreSQL and Redis may be reached over TLS. The system's roots,
+	// where there are any, still take precedence.
+	_ "golang.org/x/crypto/x509roots/fallback"
+
 	"github.com/waxseal/waxseal/internal/cli"
 )
 

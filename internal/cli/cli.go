@@ -43,6 +43,7 @@ func commands() []command {
 		{"audit", "read the audit log", runAudit},
 		{"revoke", "revoke a user, a session or an access token", runRevoke},
 		{"migrate", "create the database or update its schema", runMigrate},
+		{"healthcheck", "exit 0 if a server's readiness endpoint answers 200 (for container probes)", runHealthcheck},
 		{"version", "print the version, the commit and the Go version of this binary", runVersion},
 	}
 }
@@ -84,7 +85,7 @@ func exitCode(io IO, err error) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: waxseal COMMAND [flags] [args]\n\nCommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'waxseal COMMAND --help' for a command's subcommands and flags.")
 }

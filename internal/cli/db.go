@@ -167,11 +167,18 @@ func runMigrate(ctx context.Context, args []string, io IO) error {
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
+	path, isSQLite := dburl.SQLitePath(*df.database)
+	_, statErr := os.Stat(path)
 	db, err := df.open(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	if isSQLite && errors.Is(statErr, os.ErrNotExist) {
+		abs, _ := filepath.Abs(path)
+		fmt.Fprintf(io.Err, "waxseal: created the database %s\n", abs)
+		return nil
+	}
 	fmt.Fprintln(io.Err, "waxseal: the database schema is up to date")
 	return nil
 }

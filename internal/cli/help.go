@@ -32,5 +32,7 @@ catches up once with the issuer's revocation feed and reports whether the
 token is revoked; with --jwks-file revocation is not checked, and it says so.`,
 	"token decode": `Prints a token's header and claims without checking anything.`,
 	"audit":        `Prints the audit log, newest first, with user names beside their IDs.`,
-	"version":      `Prints the module version, the commit and the Go version the binary was built from.`,
+	"healthcheck": `Asks --url and exits 0 when it answers 200, 1 otherwise. For HEALTHCHECK
+and exec probes in images without a shell.`,
+	"version": `Prints the module version, the commit and the Go version the binary was built from.`,
 }
