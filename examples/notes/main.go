@@ -24,11 +24,13 @@ func main() {
 	audience := flag.String("audience", "notes", "this service's name in the tokens' \"aud\"")
 	database := flag.String("database", "notes.db", "SQLite file of the notes, shared by every instance")
 	origin := flag.String("allow-origin", "", "a browser origin (such as https://app.example.com) allowed to call the API; none by default")
+	tlsCert := flag.String("tls-cert", "", "TLS certificate file (PEM); serve HTTPS")
+	tlsKey := flag.String("tls-key", "", "TLS private key file (PEM)")
 	flag.Parse()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, log, *listen, *origin, notes.Config{
+	if err := run(ctx, log, *listen, *origin, *tlsCert, *tlsKey, notes.Config{
 		Guard: guard.Config{Issuer: *issuer, Audience: *audience}, Database: *database, Logger: log,
 	}); err != nil {
 		log.Error("notes", "err", err)
@@ -36,7 +38,10 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, log *slog.Logger, listen, origin string, cfg notes.Config) error {
+func run(ctx context.Context, log *slog.Logger, listen, origin, tlsCert, tlsKey string, cfg notes.Config) error {
+	if (tlsCert == "") != (tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
 	srv, err := notes.Open(ctx, cfg)
 	if err != nil {
 		return err
@@ -46,6 +51,8 @@ func run(ctx context.Context, log *slog.Logger, listen, origin string, cfg notes
 	if origin != "" {
 		// The browser sends the token in the Authorization header, so a
 		// preflight must allow that header; no cookies, no credentials.
+		// WWW-Authenticate is exposed, so a page tells an expired token
+		// (refresh) from a missing one (sign in).
 		c, err := cors.New(cors.Config{AllowedOrigins: []string{origin}})
 		if err != nil {
 			return err
@@ -58,7 +65,13 @@ func run(ctx context.Context, log *slog.Logger, listen, origin string, cfg notes
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.ListenAndServe() }()
+	go func() {
+		if tlsCert != "" {
+			errc <- hs.ListenAndServeTLS(tlsCert, tlsKey)
+		} else {
+			errc <- hs.ListenAndServe()
+		}
+	}()
 	log.Info("notes listening", "addr", listen, "issuer", cfg.Guard.Issuer, "audience", cfg.Guard.Audience)
 	select {
 	case err := <-errc:

@@ -56,6 +56,8 @@ export interface Session {
   expiresAt: number;
   /** The access token's claims, NOT verified: for display only. */
   claims: UnverifiedClaims;
+  /** When the next automatic refresh is due, in ms since the epoch (undefined without autoRefresh). */
+  refreshAt?: number;
 }
 
 /** One of the user's sessions at the issuer (`GET /v1/sessions`). */
@@ -113,6 +115,7 @@ export class Client {
   private tok: Tokens | null = null;
   private inflight: Promise<Tokens | null> | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private due: number | undefined;
   private listeners = new Set<Listener>();
   private waiters = new Set<(t: Tokens) => void>();
   private claimListeners = new Set<(m: ClaimMessage) => void>();
@@ -247,7 +250,10 @@ export class Client {
   /** The current session, or null. */
   session(): Session | null {
     const t = this.tok;
-    return t ? { accessToken: t.access, expiresAt: t.exp, claims: decodeClaims(t.access) ?? {} } : null;
+    if (!t) return null;
+    const s: Session = { accessToken: t.access, expiresAt: t.exp, claims: decodeClaims(t.access) ?? {} };
+    if (this.due !== undefined) s.refreshAt = this.due;
+    return s;
   }
 
   /** The access token's claims, NOT verified (for display), or null. */
@@ -444,6 +450,7 @@ export class Client {
     if (!this.o.autoRefresh) return;
     const jitter = this.o.random() * Math.min(this.o.refreshJitter, t.life / 10);
     const ms = delay ?? Math.max(0, t.exp - this.o.now() - this.skew(t) - jitter);
+    this.due = this.o.now() + ms;
     this.timer = setTimeout(() => {
       if (this.tok === t) this.renew(t.access).catch(() => {});
     }, ms);
