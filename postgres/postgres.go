@@ -90,9 +90,9 @@ var dialect = &sqlstore.Dialect{
 }
 
 // DefaultMaxConns is the pool size when the URL sets no pool_max_conns:
-// 16, or 4 per CPU on larger machines. The driver's own default (4, or
-// one per CPU) left the issuer waiting for connections, not for CPU: 16
-// gave 28–40 % more tokens per second on 2 cores (docs/BENCHMARKS.md).
+// 16, or 4 per CPU on larger machines. With the driver's own default (4,
+// or one per CPU) an issuer under load waits for connections, not for CPU:
+// each token request holds a connection across several round trips.
 // Every instance holds up to this many connections; keep the sum under the
 // server's max_connections.
 func DefaultMaxConns() int32 { return int32(max(16, 4*runtime.NumCPU())) }
