@@ -238,6 +238,9 @@ func TestProxyStartsWhileIssuerIsDown(t *testing.T) {
 	if status, _ := get(t, proxy.URL+"/.waxseal/livez", ""); status != http.StatusOK {
 		t.Fatalf("livez: %d", status)
 	}
+	if code, _, errOut := runIn(t, dir, "", "healthcheck", "--url", proxy.URL+"/.waxseal/readyz"); code != 1 || !strings.Contains(errOut, "not ready") {
+		t.Errorf("healthcheck with the issuer down: exit %d, %q", code, errOut)
+	}
 	if !strings.Contains(proxy.log.tail(), "does not answer") {
 		t.Errorf("the proxy does not log why it is not ready:\n%s", proxy.log.tail())
 	}
@@ -253,6 +256,9 @@ func TestProxyStartsWhileIssuerIsDown(t *testing.T) {
 			t.Fatalf("readyz 30 s after the issuer started: %d %q\n%s", status, body, proxy.log.tail())
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	if out := mustIn(t, dir, "", "healthcheck", "--url", proxy.URL+"/.waxseal/readyz"); out != "ready\n" {
+		t.Errorf("healthcheck once ready: %q", out)
 	}
 	if status, _ := get(t, proxy.URL+"/notes", "some.token.here"); status != http.StatusUnauthorized {
 		t.Fatalf("a bad token once ready: %d, want 401", status)
