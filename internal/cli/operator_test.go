@@ -226,7 +226,7 @@ func TestProxyStartsWhileIssuerIsDown(t *testing.T) {
 	issuerAddr := freeAddr(t)
 	upstream := startServer(t, "upstream", "--database", db) // any HTTP service will do
 	proxy := startCommand(t, "proxy", "proxy", "--listen", "127.0.0.1:0", "--upstream", upstream.URL,
-		"--issuer", "http://"+issuerAddr, "--audience", "notes")
+		"--issuer", "http://"+issuerAddr, "--audience", "notes", "--require-role", "/admin=admin")
 
 	status, body := get(t, proxy.URL+"/.waxseal/readyz", "")
 	if status != http.StatusServiceUnavailable || !strings.Contains(body, "not ready") {
@@ -245,7 +245,7 @@ func TestProxyStartsWhileIssuerIsDown(t *testing.T) {
 		t.Errorf("the proxy does not log why it is not ready:\n%s", proxy.log.tail())
 	}
 
-	startCommand(t, "issuer", "serve", "--listen", issuerAddr, "--database", db)
+	startCommand(t, "issuer", "serve", "--listen", issuerAddr, "--database", db, "--audience", "notes")
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		status, body = get(t, proxy.URL+"/.waxseal/readyz", "")
@@ -262,6 +262,20 @@ func TestProxyStartsWhileIssuerIsDown(t *testing.T) {
 	}
 	if status, _ := get(t, proxy.URL+"/notes", "some.token.here"); status != http.StatusUnauthorized {
 		t.Fatalf("a bad token once ready: %d, want 401", status)
+	}
+
+	// --require-role /admin=admin covers /admin and below, by whole
+	// segments: /administrator needs a valid token only.
+	const pw = "quince lantern meridian 81"
+	mustIn(t, dir, pw+"\n", "user", "add", "--database", db, "--password-stdin", "carol")
+	carol := login(t, "http://"+issuerAddr, "carol", pw)
+	for path, want := range map[string]int{
+		"/admin": http.StatusForbidden, "/admin/users": http.StatusForbidden, "/ADMIN/x": http.StatusForbidden,
+		"/administrator": http.StatusNotFound, // reached the upstream, which has no such page
+	} {
+		if status, body := get(t, proxy.URL+path, carol); status != want {
+			t.Errorf("carol, no admin role, GET %s: %d %q, want %d", path, status, body, want)
+		}
 	}
 }
 
