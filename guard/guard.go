@@ -260,7 +260,14 @@ func (g *Guard) startFeed(url string) error {
 	if url == "" {
 		return nil
 	}
-	f, err := feed.NewFollower(feed.FollowerConfig{URL: url, Apply: g.apply, Logger: g.log, Now: g.cfg.Now})
+	// The feed goes where the metadata and keys come from, so it uses the
+	// same transport (a private CA, a proxy), without the overall timeout
+	// that would cut its stream.
+	var client *http.Client
+	if g.cfg.HTTPClient != nil {
+		client = &http.Client{Transport: g.cfg.HTTPClient.Transport}
+	}
+	f, err := feed.NewFollower(feed.FollowerConfig{URL: url, Apply: g.apply, Logger: g.log, Now: g.cfg.Now, Client: client})
 	if err != nil {
 		return err
 	}
