@@ -287,7 +287,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authRequ
 	now := s.now()
 	err := s.store.CreateAuthCode(r.Context(), &waxseal.AuthCode{
 		Digest: digest, ClientID: req.client.ID, RedirectURI: req.redirectURI, CodeChallenge: req.challenge,
-		Scope: req.scope, Nonce: req.nonce, UserID: user.ID, Parent: sso.ID, AuthTime: sso.Created,
+		Scope: s.scopes.filter(user, req.scope), Nonce: req.nonce, UserID: user.ID, Parent: sso.ID, AuthTime: sso.Created,
 		Created: now, Expires: now.Add(CodeTTL),
 	})
 	if err != nil {

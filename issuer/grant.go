@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -78,9 +77,10 @@ func isVSChars(s string) bool {
 	return true
 }
 
-// parseScope checks a scope parameter (RFC 6749 §3.3) against the issuer's
-// scopes, and against allowed when it is not nil (a refresh may only narrow
-// its session's scope).
+// parseScope checks a scope parameter (RFC 6749 §3.3): every scope must be
+// in allowed when it is not nil (a client's registration; a refresh may only
+// narrow its session's scope), or else known to the issuer's scope policy.
+// Whether the user is granted each is checked once the user is known.
 func (s *Server) parseScope(scope string, allowed map[string]bool) (string, error) {
 	if scope == "" {
 		return "", nil
@@ -91,9 +91,7 @@ func (s *Server) parseScope(scope string, allowed map[string]bool) (string, erro
 		if sc == "" || !isScopeToken(sc) {
 			return "", &oauthError{Status: http.StatusBadRequest, Code: "invalid_scope", Description: "malformed scope"}
 		}
-		// The issuer's scope list governs its own API scopes; which
-		// OpenID Connect scopes a client gets is its registration's call.
-		if (s.scopes != nil && !s.scopes[sc] && !slices.Contains(OIDCScopes, sc)) || (allowed != nil && !allowed[sc]) {
+		if allowed != nil && !allowed[sc] || allowed == nil && !s.scopes.known(sc) {
 			return "", &oauthError{Status: http.StatusBadRequest, Code: "invalid_scope", Description: "scope " + sc + " is not available"}
 		}
 		if !seen[sc] {
@@ -139,6 +137,11 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, params ma
 
 	user, err := s.authenticateUser(r, username, pw, client)
 	if err != nil {
+		return err
+	}
+	// Only now, with the password proven, is the user's grant checked:
+	// the answer says nothing about an account to someone who cannot log in.
+	if err := s.scopes.check(user, scope); err != nil {
 		return err
 	}
 	ip := s.ip(r)
@@ -328,6 +331,8 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, params map
 	if err != nil {
 		return err
 	}
+	// A scope the user's roles no longer grant is not renewed.
+	scope = s.scopes.filter(user, scope)
 	if user.Disabled {
 		return invalidGrant("the session has ended", nil)
 	}

@@ -74,9 +74,16 @@ type Config struct {
 	// Audiences go into every access token's "aud", with the issuer itself
 	// (so the token works at the issuer's own endpoints, like logout).
 	Audiences []string
-	// Scopes, if set, are the only scopes a client may ask for; otherwise
-	// any well-formed scope is granted as asked.
-	Scopes []string
+	// Scopes is the scope policy: which API scopes the issuer grants to
+	// users, and to which roles. A user gets a scope only if a rule grants
+	// it to one of the user's roles (or to every user) and the client's
+	// registration allows it; asking is never enough, and a scope no rule
+	// names is unknown (invalid_scope). The OpenID Connect scopes are known
+	// without a rule and granted to every user; which of them a client gets
+	// is its registration's call. A registered client's client_credentials
+	// tokens carry the scopes of its registration. Empty: no API scope for
+	// any user.
+	Scopes []ScopeRule
 	// Signup enables POST /v1/signup: anyone may create an account.
 	Signup bool
 	// Limits are the brute-force limits; zero means in-memory ones.
@@ -128,7 +135,7 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	audience []string
-	scopes   map[string]bool // nil: any scope
+	scopes   scopePolicy
 	denied   *denylist.List
 	verifier *token.Verifier
 	feed     *broadcaster
@@ -189,11 +196,8 @@ func New(cfg Config) (*Server, error) {
 		mux:    http.NewServeMux(),
 	}
 	s.audience = append([]string{cfg.Issuer}, cfg.Audiences...)
-	if len(cfg.Scopes) > 0 {
-		s.scopes = map[string]bool{}
-		for _, sc := range cfg.Scopes {
-			s.scopes[sc] = true
-		}
+	if s.scopes, err = newScopePolicy(cfg.Scopes); err != nil {
+		return nil, err
 	}
 	// The issuer checks its own tokens (logout, userinfo) with its own
 	// keys and the same denylist its guards keep.
@@ -239,7 +243,7 @@ func (s *Server) Metadata() *discovery.Metadata {
 		TokenEndpointAuthMethodsSupported:         []string{"none", "client_secret_basic", "client_secret_post"},
 		RevocationEndpointAuthMethodsSupported:    []string{"none"},
 		IntrospectionEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
-		ScopesSupported:                           append(slices.Clone(OIDCScopes), s.cfg.Scopes...),
+		ScopesSupported:                           append(slices.Clone(OIDCScopes), s.scopes.names()...),
 		CodeChallengeMethodsSupported:             []string{"S256"},
 		AuthorizationEndpoint:                     s.base + AuthorizePath,
 		EndSessionEndpoint:                        s.base + EndSessionPath,

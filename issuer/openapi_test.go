@@ -389,7 +389,10 @@ func (c *conformance) documented() []string {
 // document.
 func TestOpenAPIConformance(t *testing.T) {
 	s := loadAPISpec(t)
-	e := newEnv(t, sqliteEngine().open(t), nil, func(c *issuer.Config, _ *password.HasherConfig) { c.Signup = true })
+	e := newEnv(t, sqliteEngine().open(t), nil, func(c *issuer.Config, _ *password.HasherConfig) {
+		c.Signup = true
+		c.Scopes = []issuer.ScopeRule{{Scope: "notes:read"}, {Scope: "notes:write"}}
+	})
 	c := &conformance{t: t, s: s, base: e.http.URL, seen: map[string]map[int]bool{}}
 
 	root := e.addUser("root", testPassword, issuer.AdminRole)

@@ -24,7 +24,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	issuerURL := fs.String("issuer", "", "public base URL of the issuer (default: from --listen)")
 	var audiences, scopes, origins listFlag
 	fs.Var(&audiences, "audience", "an audience for access tokens, besides the issuer (repeatable)")
-	fs.Var(&scopes, "scope", "a scope clients may ask for (repeatable; none given: any)")
+	fs.Var(&scopes, "scope", "a scope the issuer grants users: SCOPE for every user, SCOPE=ROLE for users with that role (repeatable; none given: no API scopes)")
 	fs.Var(&origins, "allow-origin", allowOriginUsage)
 	grace := &durationFlag{d: issuer.DefaultRefreshGrace}
 	idle := &durationFlag{d: issuer.DefaultIdleTimeout}
@@ -54,6 +54,14 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	}
 	if _, err := newCORS(origins.vals); err != nil { // the issuer answers CORS itself; this checks the flag early
 		return err
+	}
+	var scopeRules []issuer.ScopeRule
+	for _, v := range scopes.vals {
+		rule, err := issuer.ParseScopeRule(v)
+		if err != nil {
+			return fmt.Errorf("--scope: %w", err)
+		}
+		scopeRules = append(scopeRules, rule)
 	}
 	limits, closeLimits, err := lim.open(ctx, *redisURL, proxies.vals)
 	if err != nil {
@@ -97,7 +105,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	}
 	srv, err := issuer.New(issuer.Config{
 		Issuer: *issuerURL, Store: db, Keys: ring, Hasher: hasher,
-		Audiences: audiences.vals, Scopes: scopes.vals,
+		Audiences: audiences.vals, Scopes: scopeRules,
 		AccessTTL: df.accessTTL.d, RefreshGrace: grace.d, IdleTimeout: idle.d, SessionLifetime: lifetime.d,
 		Signup: *signup, Limits: limits, Logger: log, Registerer: reg,
 		AllowedOrigins: origins.vals, RefreshCookie: *refreshCookie, Branding: brand, InsecureCookies: *insecureCookies,

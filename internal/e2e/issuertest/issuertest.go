@@ -111,6 +111,9 @@ type Config struct {
 	// AccessTTL is the access-token lifetime. Zero means the issuer's
 	// default.
 	AccessTTL time.Duration
+	// Scopes is the scope policy. Nil means notes:read and notes:write
+	// for every user.
+	Scopes []issuer.ScopeRule
 }
 
 // Issuer is a running issuer.
@@ -147,6 +150,9 @@ func Start(t testing.TB, cfg Config) *Issuer {
 	if cfg.Audiences == nil {
 		cfg.Audiences = []string{"notes"}
 	}
+	if cfg.Scopes == nil {
+		cfg.Scopes = []issuer.ScopeRule{{Scope: "notes:read"}, {Scope: "notes:write"}}
+	}
 	master, err := keyring.GenerateMasterKey(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +172,7 @@ func Start(t testing.TB, cfg Config) *Issuer {
 	}
 	base := "http://" + ln.Addr().String()
 	srv, err := issuer.New(issuer.Config{
-		Issuer: base, Store: cfg.Store, Keys: ring, Hasher: hasher, Audiences: cfg.Audiences,
+		Issuer: base, Store: cfg.Store, Keys: ring, Hasher: hasher, Audiences: cfg.Audiences, Scopes: cfg.Scopes,
 		AccessTTL: cfg.AccessTTL, Now: cfg.Clock.Now, Logger: Quiet,
 	})
 	if err != nil {
