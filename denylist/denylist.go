@@ -25,6 +25,7 @@ type List struct {
 	kid    map[string]time.Time // guarded by mu
 	sub    map[string]subEntry  // guarded by mu
 	cursor int64                // guarded by mu; the highest cursor applied
+	now    func() time.Time
 }
 
 type subEntry struct {
@@ -34,13 +35,22 @@ type subEntry struct {
 
 var _ token.Denylist = (*List)(nil)
 
-// New returns an empty List.
-func New() *List {
+// New returns an empty List on the system clock.
+func New() *List { return NewAt(time.Now) }
+
+// NewAt returns an empty List on the clock now (nil means time.Now). An
+// entry stops matching at its expiry on that clock, whether or not Prune
+// has run since, so the list answers the same whatever the prune schedule.
+func NewAt(now func() time.Time) *List {
+	if now == nil {
+		now = time.Now
+	}
 	return &List{
 		jti: map[string]time.Time{},
 		sid: map[string]time.Time{},
 		kid: map[string]time.Time{},
 		sub: map[string]subEntry{},
+		now: now,
 	}
 }
 
@@ -95,20 +105,21 @@ func later(a, b time.Time) time.Time {
 // second by whoever writes it: a token issued in that same second then counts
 // as revoked, which fails closed.
 func (l *List) Revoked(c *token.Claims) bool {
+	now := l.now()
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if _, ok := l.jti[c.ID]; ok {
+	if exp, ok := l.jti[c.ID]; ok && !exp.Before(now) {
 		return true
 	}
 	if c.SessionID != "" {
-		if _, ok := l.sid[c.SessionID]; ok {
+		if exp, ok := l.sid[c.SessionID]; ok && !exp.Before(now) {
 			return true
 		}
 	}
-	if _, ok := l.kid[c.KeyID]; ok {
+	if exp, ok := l.kid[c.KeyID]; ok && !exp.Before(now) {
 		return true
 	}
-	if e, ok := l.sub[c.Subject]; ok && c.IssuedAt.Before(e.notBefore) {
+	if e, ok := l.sub[c.Subject]; ok && c.IssuedAt.Before(e.notBefore) && !e.expires.Before(now) {
 		return true
 	}
 	return false

@@ -10,7 +10,7 @@ import (
 
 func TestRevoked(t *testing.T) {
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
-	l := New()
+	l := NewAt(func() time.Time { return now })
 	l.Apply(
 		waxseal.Revocation{Cursor: 1, Kind: waxseal.RevokeToken, Value: "j1", Expires: now.Add(time.Hour)},
 		waxseal.Revocation{Cursor: 2, Kind: waxseal.RevokeSession, Value: "s1", Expires: now.Add(time.Hour)},
@@ -46,7 +46,7 @@ func TestRevoked(t *testing.T) {
 
 func TestPrune(t *testing.T) {
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
-	l := New()
+	l := NewAt(func() time.Time { return now })
 	l.Apply(
 		waxseal.Revocation{Cursor: 1, Kind: waxseal.RevokeToken, Value: "old", Expires: now.Add(-time.Second)},
 		waxseal.Revocation{Cursor: 2, Kind: waxseal.RevokeToken, Value: "new", Expires: now.Add(time.Second)},
@@ -70,7 +70,7 @@ func TestPrune(t *testing.T) {
 // has not been read yet is still read.
 func TestAddKeepsCursor(t *testing.T) {
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
-	l := New()
+	l := NewAt(func() time.Time { return now })
 	l.Apply(waxseal.Revocation{Cursor: 1, Kind: waxseal.RevokeToken, Value: "a", Expires: now.Add(time.Hour)})
 	l.Add(waxseal.Revocation{Cursor: 3, Kind: waxseal.RevokeToken, Value: "c", Expires: now.Add(time.Hour)})
 	if !l.Revoked(&token.Claims{ID: "c"}) {
@@ -78,5 +78,21 @@ func TestAddKeepsCursor(t *testing.T) {
 	}
 	if l.Cursor() != 1 {
 		t.Errorf("Cursor = %d after Add, want 1", l.Cursor())
+	}
+}
+
+// TestExpiredEntryStopsMatching: an entry stops matching at its expiry on
+// the list's clock, before Prune runs, so the list answers the same
+// whatever the prune schedule.
+func TestExpiredEntryStopsMatching(t *testing.T) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	l := NewAt(func() time.Time { return now })
+	l.Apply(waxseal.Revocation{Cursor: 1, Kind: waxseal.RevokeKey, Value: "k", Expires: now.Add(time.Minute)})
+	if !l.Revoked(&token.Claims{KeyID: "k"}) {
+		t.Fatal("a live entry does not match")
+	}
+	now = now.Add(time.Minute + time.Second)
+	if l.Revoked(&token.Claims{KeyID: "k"}) {
+		t.Error("an expired entry still matches")
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,6 +79,7 @@ type Guard struct {
 	verifier *token.Verifier
 	denied   *denylist.List
 	keys     pendingKeys // with Config.Keys unset: the issuer's keys, once fetched
+	revoked  revokedKeys // the verifier's key source: keys or Config.Keys, less revoked keys
 	follower atomic.Pointer[feed.Follower]
 	hasFeed  bool // a revocation feed is followed (or will be, once connected)
 	stale    time.Duration
@@ -122,6 +125,40 @@ func (p *pendingKeys) Key(ctx context.Context, kid string) (*jwk.PublicKey, erro
 	return r.Key(ctx, kid)
 }
 
+// revokedKeys is a key source less every key the feed has revoked, for as
+// long as the guard runs: a compromised key is refused whatever a JWKS
+// fetched later, or a key file, still says.
+type revokedKeys struct {
+	src  token.KeySource
+	mu   sync.RWMutex
+	kids map[string]bool // guarded by mu
+}
+
+func (k *revokedKeys) Key(ctx context.Context, kid string) (*jwk.PublicKey, error) {
+	k.mu.RLock()
+	revoked := k.kids[kid]
+	k.mu.RUnlock()
+	if revoked {
+		return nil, fmt.Errorf("guard: key %q is revoked: %w", kid, token.ErrUnknownKey)
+	}
+	return k.src.Key(ctx, kid)
+}
+
+func (k *revokedKeys) add(kid string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.kids == nil {
+		k.kids = map[string]bool{}
+	}
+	k.kids[kid] = true
+}
+
+func (k *revokedKeys) list() []string {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return slices.Collect(maps.Keys(k.kids))
+}
+
 // New starts a Guard. With Config.Keys unset it reads the issuer's
 // metadata and keys once, bounded by ctx and 10 s; if the issuer does not
 // answer, New still returns a guard, which logs why and retries in the
@@ -137,7 +174,7 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 	}
 	g := &Guard{
 		cfg:       cfg,
-		denied:    denylist.New(),
+		denied:    denylist.NewAt(cfg.Now),
 		stale:     cfg.FeedStaleAfter,
 		failOpen:  cfg.FailOpen,
 		log:       cfg.Logger,
@@ -178,12 +215,12 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 			return nil, fmt.Errorf("guard: revocation feed: %w", err)
 		}
 	}
-	var keys token.KeySource = &g.keys
+	g.revoked.src = &g.keys
 	if cfg.Keys != nil {
-		keys = cfg.Keys
+		g.revoked.src = cfg.Keys
 	}
 	var err error
-	g.verifier, err = token.NewVerifier(keys, token.Config{
+	g.verifier, err = token.NewVerifier(&g.revoked, token.Config{
 		Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Denylist: g.denied, Now: cfg.Now,
 	})
 	if err != nil {
@@ -252,6 +289,9 @@ func (g *Guard) tryConnect(ctx context.Context) error {
 		return err
 	}
 	g.keys.remote.Store(remote)
+	for _, kid := range g.revoked.list() { // revoked before remote was stored
+		remote.Revoke(kid)
+	}
 	return nil
 }
 
@@ -276,7 +316,22 @@ func (g *Guard) startFeed(url string) error {
 	return nil
 }
 
-func (g *Guard) apply(rs []waxseal.Revocation) { g.denied.Apply(rs...) }
+// apply takes revocations from the feed. A revoked key is dropped at once:
+// from the key source for good, from the verifier's cache, and from the
+// JWKS cache, which refetches to learn the key that replaces it.
+func (g *Guard) apply(rs []waxseal.Revocation) {
+	g.denied.Apply(rs...)
+	for _, r := range rs {
+		if r.Kind != waxseal.RevokeKey {
+			continue
+		}
+		g.revoked.add(r.Value)
+		if remote := g.keys.remote.Load(); remote != nil {
+			remote.Revoke(r.Value)
+		}
+		g.verifier.ForgetKey(r.Value)
+	}
+}
 
 // run reaches the issuer if New could not, and prunes the denylist, until
 // Close.

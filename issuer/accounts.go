@@ -226,7 +226,12 @@ func (a *Accounts) CompromiseKey(ctx context.Context, ring *keyring.Ring, kid st
 	if err != nil {
 		return info, nil, err
 	}
-	rev, err := a.Store.AppendRevocation(ctx, a.revocation(waxseal.RevokeKey, kid, a.now()))
+	// Kept until no verifier can still hold the key: one that fetched the
+	// JWKS just before may keep it for the JWKS max-age, and may meet tokens
+	// it signed for their lifetime and its leeway after that.
+	r := a.revocation(waxseal.RevokeKey, kid, a.now())
+	r.Expires = later(r.Expires, r.Created.Add(ring.TrustHorizon()+token.MaxLeeway))
+	rev, err := a.Store.AppendRevocation(ctx, r)
 	if err != nil {
 		return info, nil, err
 	}
@@ -253,4 +258,11 @@ func (a *Accounts) RevokeSubject(ctx context.Context, sub, reason, ip string) (*
 	}
 	a.Audit(ctx, waxseal.AuditEvent{Type: reason, ClientID: sub, IP: ip})
 	return rev, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

@@ -190,7 +190,7 @@ func New(cfg Config) (*Server, error) {
 		hasher: cfg.Hasher,
 		log:    cfg.Logger,
 		now:    cfg.Now,
-		denied: denylist.New(),
+		denied: denylist.NewAt(cfg.Now),
 		feed:   newBroadcaster(),
 		acct:   &Accounts{Store: cfg.Store, Hasher: cfg.Hasher, AccessTTL: cfg.AccessTTL, Now: cfg.Now, Logger: cfg.Logger},
 		mux:    http.NewServeMux(),

@@ -88,6 +88,12 @@ func Open(ctx context.Context, store Store, master MasterKey, cfg Config) (*Ring
 // sends with it. It is half of Config.PublishLead.
 func (r *Ring) JWKSMaxAge() time.Duration { return jwksMaxAge(r.cfg.PublishLead) }
 
+// TrustHorizon is how long after a key leaves the JWKS something may still
+// trust it: a verifier may have fetched the JWKS just before (JWKSMaxAge),
+// and a token the key signed just before lives for up to MaxTokenTTL. A
+// revocation of the key must be kept at least this long.
+func (r *Ring) TrustHorizon() time.Duration { return r.JWKSMaxAge() + r.cfg.MaxTokenTTL }
+
 // Signer returns the key that signs now. It fails when no key does, as after
 // Maintain did not run for a whole active period; Maintain repairs that.
 func (r *Ring) Signer() (*jwk.PrivateKey, error) {

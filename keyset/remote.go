@@ -113,6 +113,7 @@ type Remote struct {
 	failures  int       // consecutive failed fetches
 	inflight  *fetch    // the fetch in progress, or nil
 	closed    bool
+	revoked   map[string]bool // kids dropped by Revoke, never used again
 }
 
 // fetch is one refresh in progress, shared by every caller waiting for it.
@@ -218,6 +219,12 @@ func (r *Remote) Key(ctx context.Context, kid string) (*jwk.PublicKey, error) {
 	if kid == "" {
 		return nil, fmt.Errorf("keyset: no kid: %w", token.ErrUnknownKey)
 	}
+	r.mu.RLock()
+	revoked := r.revoked[kid]
+	r.mu.RUnlock()
+	if revoked { // no fetch can bring it back
+		return nil, fmt.Errorf("keyset: kid %q is revoked: %w", kid, token.ErrUnknownKey)
+	}
 	return r.awaitUnknown(ctx, kid, now)
 }
 
@@ -257,6 +264,41 @@ func (r *Remote) awaitUnknown(ctx context.Context, kid string, now time.Time) (*
 		return nil, fmt.Errorf("keyset: kid %q: %w; %w", kid, token.ErrUnknownKey, f.err)
 	}
 	return nil, fmt.Errorf("keyset: kid %q: %w", kid, token.ErrUnknownKey)
+}
+
+// Revoke drops the key kid at once and for good, for a key the issuer
+// declared compromised: Key never returns it again, even from a set fetched
+// later that still lists it (an issuer instance that has not heard of the
+// compromise yet, or an HTTP cache in between). It also starts a refresh,
+// so that the key replacing it is known before its first token arrives.
+func (r *Remote) Revoke(kid string) {
+	now := r.cfg.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.revoked == nil {
+		r.revoked = map[string]bool{}
+	}
+	r.revoked[kid] = true
+	r.set = r.withoutRevokedLocked(r.set)
+	r.staleAt = time.Time{} // due now; a fetch in flight may predate the revocation
+	if r.canFetchLocked(now) {
+		r.startLocked(now)
+	}
+}
+
+// withoutRevokedLocked returns set without the revoked keys. r.mu must be
+// held.
+func (r *Remote) withoutRevokedLocked(set *jwk.Set) *jwk.Set {
+	if len(r.revoked) == 0 {
+		return set
+	}
+	out := &jwk.Set{Keys: make([]*jwk.PublicKey, 0, len(set.Keys))}
+	for _, k := range set.Keys {
+		if !r.revoked[k.ID()] {
+			out.Keys = append(out.Keys, k)
+		}
+	}
+	return out
 }
 
 // Keys returns a copy of the current key set.
@@ -318,6 +360,7 @@ func (r *Remote) install(f *fetch, set *jwk.Set, ttl time.Duration, err error) {
 		delay = r.backoffLocked()
 		r.retryAt = now.Add(delay)
 	} else {
+		set = r.withoutRevokedLocked(set)
 		added, removed = diff(set, r.set), diff(r.set, set)
 		r.set, r.staleAt = set, now.Add(ttl)
 		r.failures, r.retryAt = 0, time.Time{}

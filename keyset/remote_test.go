@@ -808,3 +808,28 @@ func FuzzLifetime(f *testing.F) {
 		}
 	})
 }
+
+// TestRevokeDropsKeyForGood: a revoked key is gone at once, a refresh
+// starts to learn its replacement, and no set fetched later brings it
+// back, even one that still lists it, whatever the clock says.
+func TestRevokeDropsKeyForGood(t *testing.T) {
+	a, b := newKey(t), newKey(t)
+	iss := newIssuer(t, a)
+	clk := newClock()
+	r, _ := newRemote(t, iss, clk, nil)
+	wantKey(t, r, a)
+
+	iss.setKeys(t, a, b) // an instance that has not heard of the compromise
+	r.Revoke(a.ID())
+	wantUnknown(t, r, a.ID())
+	iss.waitArrived(t) // the refresh Revoke started, without waiting for a cooldown
+	waitIdle(t, r)
+	wantKey(t, r, b)
+	wantUnknown(t, r, a.ID())
+	for _, d := range []time.Duration{cooldown, defaultRefresh, 24 * time.Hour} {
+		clk.Advance(d)
+		wantUnknown(t, r, a.ID())
+		waitIdle(t, r)
+		wantUnknown(t, r, a.ID())
+	}
+}
