@@ -32,9 +32,29 @@ type EventReader struct {
 	OnComment func()
 }
 
+// readBufferSize is the reader's buffer: the most it reads ahead.
+const readBufferSize = 4096
+
 // NewEventReader returns a reader of the stream r.
 func NewEventReader(r io.Reader) *EventReader {
-	return &EventReader{r: bufio.NewReaderSize(r, 4096)}
+	return &EventReader{r: bufio.NewReaderSize(r, readBufferSize)}
+}
+
+// readLine returns the next line, with its end, refusing it as soon as it
+// would take the event past limit bytes: a line is never buffered whole
+// before its size is checked.
+func (er *EventReader) readLine(limit int) (string, error) {
+	var line []byte
+	for {
+		chunk, err := er.r.ReadSlice('\n')
+		if len(line)+len(chunk) > limit {
+			return "", ErrEventTooLarge
+		}
+		line = append(line, chunk...)
+		if err != bufio.ErrBufferFull {
+			return string(line), err
+		}
+	}
 }
 
 // Next returns the next event with data or a retry field. At the end of the
@@ -44,16 +64,14 @@ func (er *EventReader) Next() (Event, error) {
 	var data strings.Builder
 	size, fields := 0, 0
 	for {
-		line, err := er.r.ReadString('\n')
+		line, err := er.readLine(maxEventSize - size)
 		if err != nil {
 			if err == io.EOF && (fields > 0 || line != "") {
 				return ev, io.ErrUnexpectedEOF
 			}
 			return ev, err
 		}
-		if size += len(line); size > maxEventSize {
-			return ev, ErrEventTooLarge
-		}
+		size += len(line)
 		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
 		if line == "" {
 			if data.Len() > 0 || ev.Retry != "" {
