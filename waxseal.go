@@ -300,10 +300,11 @@ type Store interface {
 	Revocations(ctx context.Context, after int64, limit int, now time.Time) ([]Revocation, error)
 	// PruneRevocations deletes entries that expired before now.
 	PruneRevocations(ctx context.Context, now time.Time) (int64, error)
-	// WatchRevocations calls wake after entries may have been appended, by
-	// this process or another sharing the database, until ctx ends. Wakes
-	// may be spurious or coalesced; callers read Revocations to see what is
-	// new. It returns ctx's error, or the error that broke the watch.
+	// WatchRevocations calls wake after entries may have been appended, or
+	// signing keys saved, by this process or another sharing the database,
+	// until ctx ends. Wakes may be spurious or coalesced; callers read
+	// Revocations and LoadKeys to see what is new. It returns ctx's error,
+	// or the error that broke the watch.
 	WatchRevocations(ctx context.Context, wake func()) error
 
 	AppendAudit(ctx context.Context, e AuditEvent) error

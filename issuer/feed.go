@@ -70,18 +70,45 @@ func (s *Server) CatchUp(ctx context.Context) error {
 	}
 }
 
+// changed is called when the store says the revocation log or the signing
+// keys may have changed: it wakes the log's readers and the key reloader.
+func (s *Server) changed() {
+	s.feed.wake()
+	select {
+	case s.keysChanged <- struct{}{}:
+	default: // a reload is already due
+	}
+}
+
+// followKeys reloads the signing keys whenever the store says they may
+// have changed, so that a key compromised or rotated by another instance or
+// the command line stops (or starts) signing here within moments, not at
+// the next maintenance.
+func (s *Server) followKeys(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.keysChanged:
+			if err := s.keys.Reload(ctx); err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "reloading signing keys", "err", err)
+			}
+		}
+	}
+}
+
 // followLog keeps the issuer's denylist current and wakes the feed's
 // streams whenever the log may have grown, on this instance or another.
 func (s *Server) followLog(ctx context.Context) {
 	go func() {
 		backoff := time.Second
 		for ctx.Err() == nil {
-			err := s.store.WatchRevocations(ctx, s.feed.wake)
+			err := s.store.WatchRevocations(ctx, s.changed)
 			if ctx.Err() != nil {
 				return
 			}
 			s.log.WarnContext(ctx, "watching the revocation log failed; retrying", "err", err, "in", backoff)
-			s.feed.wake() // read once in case something was missed
+			s.changed() // read once in case something was missed
 			select {
 			case <-time.After(backoff + rand.N(backoff/2)):
 			case <-ctx.Done():

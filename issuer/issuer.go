@@ -139,11 +139,13 @@ type Server struct {
 	denied   *denylist.List
 	verifier *token.Verifier
 	feed     *broadcaster
-	metrics  *metrics
-	pages    *pages
-	mux      *http.ServeMux
-	cors     *cors.CORS   // nil without AllowedOrigins
-	handler  http.Handler // mux, behind cors when set
+	// keysChanged holds a pending key reload; see followKeys.
+	keysChanged chan struct{}
+	metrics     *metrics
+	pages       *pages
+	mux         *http.ServeMux
+	cors        *cors.CORS   // nil without AllowedOrigins
+	handler     http.Handler // mux, behind cors when set
 }
 
 // New returns a Server for cfg. Call Run to start its background work.
@@ -182,18 +184,19 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.Limits.fill()
 	s := &Server{
-		cfg:    cfg,
-		prefix: strings.TrimSuffix(u.Path, "/"),
-		base:   strings.TrimSuffix(cfg.Issuer, "/"),
-		store:  cfg.Store,
-		keys:   cfg.Keys,
-		hasher: cfg.Hasher,
-		log:    cfg.Logger,
-		now:    cfg.Now,
-		denied: denylist.NewAt(cfg.Now),
-		feed:   newBroadcaster(),
-		acct:   &Accounts{Store: cfg.Store, Hasher: cfg.Hasher, AccessTTL: cfg.AccessTTL, Now: cfg.Now, Logger: cfg.Logger},
-		mux:    http.NewServeMux(),
+		cfg:         cfg,
+		prefix:      strings.TrimSuffix(u.Path, "/"),
+		base:        strings.TrimSuffix(cfg.Issuer, "/"),
+		store:       cfg.Store,
+		keys:        cfg.Keys,
+		hasher:      cfg.Hasher,
+		log:         cfg.Logger,
+		now:         cfg.Now,
+		denied:      denylist.NewAt(cfg.Now),
+		feed:        newBroadcaster(),
+		keysChanged: make(chan struct{}, 1),
+		acct:        &Accounts{Store: cfg.Store, Hasher: cfg.Hasher, AccessTTL: cfg.AccessTTL, Now: cfg.Now, Logger: cfg.Logger},
+		mux:         http.NewServeMux(),
 	}
 	s.audience = append([]string{cfg.Issuer}, cfg.Audiences...)
 	if s.scopes, err = newScopePolicy(cfg.Scopes); err != nil {
@@ -288,6 +291,7 @@ func (s *Server) Start(ctx context.Context) (stop func(), err error) {
 // revocations. It returns ctx's error. Start runs it after a catch-up.
 func (s *Server) Run(ctx context.Context) error {
 	go s.followLog(ctx)
+	go s.followKeys(ctx)
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
 	for {

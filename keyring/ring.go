@@ -182,12 +182,49 @@ func (r *Ring) Rotate(ctx context.Context) (Info, error) {
 	return r.rotate(ctx, r.cfg.PublishLead)
 }
 
-// RotateNow makes a new key that signs at once, for emergencies. Verifiers
-// whose JWKS cache predates it fail tokens it signed until they refetch. The
-// key that signed until now stays published until its tokens expire; use
-// Compromise to drop it instead.
+// RotateNow makes a key sign at once, for emergencies. If a successor is
+// already published (pending), it is promoted, so verifiers never meet a
+// kid they have not seen; otherwise a new key is made, and verifiers whose
+// JWKS cache predates it fetch it on its first token. The key that signed
+// until now stays published until its tokens expire; use Compromise to drop
+// it instead.
 func (r *Ring) RotateNow(ctx context.Context) (Info, error) {
-	return r.rotate(ctx, 0)
+	r.change.Lock()
+	if err := r.reloadLocked(ctx); err != nil {
+		r.change.Unlock()
+		return Info{}, err
+	}
+	now := r.cfg.Now()
+	var next *entry
+	for _, e := range sortedEntries(r.keys) {
+		if e.key != nil && stateAt(e.rec, now) == StatePending && r.lane(e.rec.Algorithm) == r.lane(r.cfg.Algorithm) {
+			next = e
+			break
+		}
+	}
+	if next == nil {
+		r.change.Unlock()
+		return r.rotate(ctx, 0)
+	}
+	defer r.change.Unlock()
+	rec := next.rec
+	rec.Activates = truncate(now)
+	var cut []*entry
+	for _, e := range sortedEntries(r.keys) {
+		o := e.rec
+		if o.ID == rec.ID || r.lane(o.Algorithm) != r.lane(rec.Algorithm) || !o.Compromised.IsZero() || stateAt(o, now) != StateActive {
+			continue
+		}
+		o.Deactivates = rec.Activates
+		o.Retires = rec.Activates.Add(r.cfg.MaxTokenTTL)
+		cut = append(cut, &entry{rec: o, key: e.key})
+	}
+	// The promoted key first: between the saves, the latest-activated key
+	// signs, and that is already the promoted one.
+	if err := r.commitLocked(ctx, append([]*entry{{rec: rec, key: next.key}}, cut...)...); err != nil {
+		return Info{}, err
+	}
+	return info(rec, now), nil
 }
 
 func (r *Ring) rotate(ctx context.Context, lead time.Duration) (Info, error) {
@@ -245,6 +282,15 @@ func (r *Ring) Maintain(ctx context.Context) error {
 		return err
 	}
 	return r.ensureSignerLocked(ctx, r.cfg.Now())
+}
+
+// Reload reads the keys from the store, for an issuer that learnt another
+// instance (or the command line) changed them: a compromised key stops
+// signing and leaves the JWKS at once, a promoted key starts signing.
+func (r *Ring) Reload(ctx context.Context) error {
+	r.change.Lock()
+	defer r.change.Unlock()
+	return r.reloadLocked(ctx)
 }
 
 // reloadLocked replaces the keys with the store's records, unsealing those

@@ -645,3 +645,37 @@ func TestExtraAlgorithm(t *testing.T) {
 	}
 	checkInvariants(t, r)
 }
+
+// TestRotateNowPromotesPending: with a successor already published,
+// RotateNow makes that key sign at once rather than a new one, so no
+// verifier meets a kid it has not seen in the JWKS.
+func TestRotateNowPromotesPending(t *testing.T) {
+	ctx := context.Background()
+	clock := newClock()
+	r := openRing(t, newMemStore(), testConfig(jwk.EdDSA, clock))
+	a := signerID(t, r)
+	b, err := r.Rotate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(10 * time.Minute)
+	got, err := r.RotateNow(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != b.ID {
+		t.Fatalf("RotateNow made key %s; want the published successor %s promoted", got.ID, b.ID)
+	}
+	now := clock.Now()
+	wantSigner(t, r, b.ID)
+	if bi := keyInfo(t, r, b.ID); bi.State != StateActive || !bi.Activates.Equal(now) {
+		t.Errorf("promoted key: %+v", bi)
+	}
+	if ai := keyInfo(t, r, a); ai.State != StateVerifying || !ai.Deactivates.Equal(now) {
+		t.Errorf("old signer after the promotion: %+v", ai)
+	}
+	if n := len(r.Keys()); n != 2 {
+		t.Errorf("%d keys after the promotion, want 2", n)
+	}
+	checkInvariants(t, r)
+}

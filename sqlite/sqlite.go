@@ -153,8 +153,11 @@ func createPrivate(path string) error {
 	return nil
 }
 
-// poll wakes the revocation watchers when another process appends to the
-// log. Appends of this process wake them at once, through the store.
+// poll wakes the watchers when another process (or another DB on the
+// same file) commits: an append to the revocation log or a changed signing
+// key. This process's own appends and key saves wake them at once, through
+// the store. PRAGMA data_version changes with every commit of another
+// connection, so other writes wake the watchers too, at most once a poll.
 func (db *DB) poll(ctx context.Context, conn *sql.Conn) {
 	defer conn.Close()
 	var last int64 = -1
@@ -162,10 +165,9 @@ func (db *DB) poll(ctx context.Context, conn *sql.Conn) {
 	defer t.Stop()
 	for {
 		var v int64
-		// Before Migrate the table is missing; the error just waits for it.
 		// The first reading wakes the watchers too: one that read the log
 		// before it would otherwise not learn of appends in between.
-		if err := conn.QueryRowContext(ctx, `SELECT last FROM revocation_cursor`).Scan(&v); err == nil {
+		if err := conn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err == nil {
 			if v != last {
 				db.changes.Wake()
 			}
@@ -179,9 +181,9 @@ func (db *DB) poll(ctx context.Context, conn *sql.Conn) {
 	}
 }
 
-// WatchRevocations calls wake after an append to the revocation log: at
-// once for an append by this DB, within a quarter second for one by
-// another process or another DB on the same file.
+// WatchRevocations calls wake after an append to the revocation log or a
+// change of signing keys: at once for a change by this DB, within a quarter
+// second for one by another process or another DB on the same file.
 func (db *DB) WatchRevocations(ctx context.Context, wake func()) error {
 	err := db.changes.Watch(ctx, wake)
 	if errors.Is(err, sqlstore.ErrClosed) {

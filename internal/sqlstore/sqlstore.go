@@ -49,7 +49,8 @@ type Dialect struct {
 	// for any other error.
 	Violation func(error) error
 	// Notify, if set, runs in every transaction that appends to the
-	// revocation log, after the append.
+	// revocation log, after the append, and in every one that saves a
+	// signing key.
 	Notify string
 	// MigrationLock, if set, runs first in every migration transaction,
 	// so that two processes migrating at once take turns.
@@ -65,12 +66,12 @@ type Store struct {
 	d        *Dialect
 	write    *sql.DB // every transaction
 	read     *sql.DB // single reads; may be write
-	appended func()  // called after a commit that appended revocations
+	appended func()  // called after a commit that appended revocations or saved a key
 }
 
 // New returns a Store that writes through write and reads through read
 // (which may be the same). appended, if not nil, is called after every
-// commit that appended to the revocation log.
+// commit that appended to the revocation log or saved a signing key.
 func New(d *Dialect, write, read *sql.DB, appended func()) *Store {
 	if appended == nil {
 		appended = func() {}
