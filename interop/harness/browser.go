@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"testing"
@@ -28,6 +29,9 @@ func SkipOrFail(t testing.TB, reason string) {
 func Chromium(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("WAXSEAL_TEST_CHROMIUM"); p != "" {
+		if _, err := exec.LookPath(p); err != nil {
+			SkipOrFail(t, fmt.Sprintf("WAXSEAL_TEST_CHROMIUM=%s: %v", p, err))
+		}
 		return p
 	}
 	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
