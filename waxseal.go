@@ -185,6 +185,10 @@ type EndParams struct {
 	Revocation Revocation
 	// DisableUser, with UserID, also disables the account.
 	DisableUser bool
+	// Keep, with SessionID, is a session started from it that stays
+	// open: a password change ends the issuer session but not the session
+	// the change was made in.
+	Keep string
 }
 
 // AuthCode is an OAuth authorization code (RFC 6749 §4.1). The code itself

@@ -141,9 +141,14 @@ func (a *Accounts) EnableUser(ctx context.Context, u *waxseal.User) error {
 // EndSession ends one session and revokes its access tokens everywhere. It
 // returns nil and no error when the session had already ended.
 func (a *Accounts) EndSession(ctx context.Context, sid, reason, ip string) (*waxseal.Revocation, error) {
+	return a.endSession(ctx, sid, "", reason, ip)
+}
+
+// endSession ends sid and the sessions started from it but keep.
+func (a *Accounts) endSession(ctx context.Context, sid, keep, reason, ip string) (*waxseal.Revocation, error) {
 	now := a.now()
 	rev, err := a.Store.EndSessions(ctx, waxseal.EndParams{
-		SessionID: sid, Now: now, Reason: reason,
+		SessionID: sid, Now: now, Reason: reason, Keep: keep,
 		Revocation: a.revocation(waxseal.RevokeSession, sid, now),
 	})
 	if err != nil {
@@ -198,7 +203,7 @@ func (a *Accounts) SetPassword(ctx context.Context, u *waxseal.User, pw, keep st
 		if x.ID == keep {
 			continue
 		}
-		rev, err := a.EndSession(ctx, x.ID, "password_changed", "")
+		rev, err := a.endSession(ctx, x.ID, keep, "password_changed", "")
 		if err != nil {
 			return revs, err
 		}

@@ -315,9 +315,10 @@ func (s *Server) adminAuditLog(w http.ResponseWriter, r *http.Request, c *token.
 	return nil
 }
 
-// clientView is a client as the API shows it: never a secret or digest.
+// ClientView is a client as the admin API and the command line show it:
+// never a secret or digest.
 // The OpenID Connect members carry their RFC 7591 names.
-type clientView struct {
+type ClientView struct {
 	ID                     string    `json:"client_id"`
 	Name                   string    `json:"name"`
 	GrantTypes             []string  `json:"grant_types"`
@@ -334,12 +335,13 @@ type clientView struct {
 // createdClient answers a registration: the secret is shown this once,
 // and a public client has none.
 type createdClient struct {
-	Client clientView `json:"client"`
+	Client ClientView `json:"client"`
 	Secret string     `json:"client_secret,omitempty"`
 }
 
-func viewClient(c *waxseal.Client) clientView {
-	v := clientView{ID: c.ID, Name: c.Name, GrantTypes: nonNil(c.GrantTypes), Scopes: nonNil(c.Scopes),
+// ViewClient returns c's view.
+func ViewClient(c *waxseal.Client) ClientView {
+	v := ClientView{ID: c.ID, Name: c.Name, GrantTypes: nonNil(c.GrantTypes), Scopes: nonNil(c.Scopes),
 		Roles: nonNil(c.Roles), RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
 		Public: c.Public, IDTokenAlg: c.IDTokenAlg, Created: c.Created.UTC()}
 	if !c.PreviousSecretExpires.IsZero() {
@@ -357,7 +359,7 @@ func (s *Server) adminListClients(w http.ResponseWriter, r *http.Request, c *tok
 	if err != nil {
 		return err
 	}
-	writePage(w, "clients", clients, limit, viewClient, func(c *waxseal.Client) any { return c.ID })
+	writePage(w, "clients", clients, limit, ViewClient, func(c *waxseal.Client) any { return c.ID })
 	return nil
 }
 
@@ -382,7 +384,7 @@ func (s *Server) adminCreateClient(w http.ResponseWriter, r *http.Request, c *to
 	}
 	s.adminAudit(r, c, "client_created", "", "client "+x.ID)
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, createdClient{Client: viewClient(x), Secret: secret})
+	writeJSON(w, http.StatusCreated, createdClient{Client: ViewClient(x), Secret: secret})
 	return nil
 }
 

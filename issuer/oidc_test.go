@@ -749,8 +749,31 @@ func TestSingleSignOnPrompts(t *testing.T) {
 		t.Errorf("auth_time after prompt=login %v, first %v", second["auth_time"], first["auth_time"])
 	}
 
+	// A password change ends the issuer session, not the session it was
+	// made in.
+	req, _ := http.NewRequest("POST", e.ts.URL+issuer.PasswordPath,
+		strings.NewReader(`{"current_password":"`+rpPassword+`","new_password":"`+rpPassword+` 2"}`))
+	req.Header.Set("Authorization", "Bearer "+again.AccessToken)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := e.ts.Client().Do(req); err != nil || resp.StatusCode != 204 {
+		t.Fatalf("password change: %v %v", resp, err)
+	}
+	if q := callback(t, get(t, b, newFlow(app).url(oauth2.SetAuthURLParam("prompt", "none")))); q.Get("error") != "login_required" {
+		t.Errorf("prompt=none after a password change: %v", q)
+	}
+	if status, _ := e.bearer(issuer.OIDCUserinfo, again.AccessToken); status != 200 {
+		t.Errorf("the session the password was changed in: %d, want still 200", status)
+	}
+	if _, err := app.TokenSource(e.ctx(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); tokenError(err) != "invalid_grant" {
+		t.Errorf("another session's refresh token after the password change: %v", err)
+	}
+	pw2 := rpPassword + " 2"
+	e.clock.Advance(time.Second)
+	p = get(t, b, newFlow(app).url())
+	callback(t, submit(t, b, p, "alice", pw2))
+
 	// logout-all ends the issuer session: the next request needs a password.
-	req, _ := http.NewRequest("POST", e.ts.URL+issuer.LogoutAllPath, nil)
+	req, _ = http.NewRequest("POST", e.ts.URL+issuer.LogoutAllPath, nil)
 	req.Header.Set("Authorization", "Bearer "+again.AccessToken)
 	if resp, err := e.ts.Client().Do(req); err != nil || resp.StatusCode != 204 {
 		t.Fatalf("logout-all: %v %v", resp, err)
@@ -760,7 +783,8 @@ func TestSingleSignOnPrompts(t *testing.T) {
 	}
 	// Disabling the user ends a new issuer session too.
 	e.clock.Advance(2 * time.Second)
-	e.signIn(b, newFlow(app))
+	p = get(t, b, newFlow(app).url())
+	callback(t, submit(t, b, p, "alice", pw2))
 	u, _ := e.acct.FindUser(context.Background(), "alice")
 	if _, err := e.acct.EndUser(context.Background(), u.ID, true, "disabled", ""); err != nil {
 		t.Fatal(err)

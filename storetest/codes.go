@@ -154,7 +154,7 @@ func testAuthCodeConcurrent(t *testing.T, a, b waxseal.Store) {
 }
 
 // testSessionFamily: ending a session ends the sessions started from it,
-// each with its own revocation.
+// each with its own revocation, but the one EndParams.Keep names.
 func testSessionFamily(t *testing.T, s waxseal.Store) {
 	ctx := t.Context()
 	mustCreateUser(t, s, newUser("alice"))
@@ -168,9 +168,12 @@ func testSessionFamily(t *testing.T, s waxseal.Store) {
 	}
 	other := newSession("other", "id-alice", t0)
 	mustCreateSession(t, s, other, "rother")
+	kept := newSession("kept", "id-alice", t0)
+	kept.Parent = "sso"
+	mustCreateSession(t, s, kept, "rkept")
 
 	end := t0.Add(time.Hour)
-	mustEnd(t, s, waxseal.EndParams{SessionID: "sso", Now: end, Reason: "logout", Revocation: revocation(waxseal.RevokeSession, "sso", end)})
+	mustEnd(t, s, waxseal.EndParams{SessionID: "sso", Now: end, Reason: "logout", Keep: "kept", Revocation: revocation(waxseal.RevokeSession, "sso", end)})
 	for _, id := range []string{"sso", "app1", "app2"} {
 		if x := mustSession(t, s, id); x.Ended.IsZero() {
 			t.Errorf("session %s still open", id)
@@ -178,6 +181,9 @@ func testSessionFamily(t *testing.T, s waxseal.Store) {
 	}
 	if x := mustSession(t, s, "other"); !x.Ended.IsZero() {
 		t.Error("an unrelated session ended")
+	}
+	if x := mustSession(t, s, "kept"); !x.Ended.IsZero() {
+		t.Error("the session EndParams.Keep names ended")
 	}
 	log, err := s.Revocations(ctx, 0, 10, end)
 	if err != nil {

@@ -299,6 +299,54 @@ func TestUsage(t *testing.T) {
 	}
 }
 
+// TestClientAddForSignIn: client add registers apps for the authorization
+// code flow: redirect URIs, public or confidential, the ID-token algorithm;
+// a public client gets no secret, and bad redirect URIs are refused.
+func TestClientAddForSignIn(t *testing.T) {
+	dataDir(t)
+	out := mustRun(t, "client", "add", "--json", "--public", "--redirect-uri", "http://127.0.0.1/cb",
+		"--redirect-uri", "com.example.app:/cb", "--post-logout-redirect-uri", "https://app.example/", "--id-token-alg", "EdDSA", "spa")
+	if strings.TrimSpace(out) != `{"client_id":"spa"}` {
+		t.Errorf("public client add printed %q, want no secret", out)
+	}
+	out = mustRun(t, "client", "add", "--json", "--redirect-uri", "https://notes.example/cb", "web")
+	if !strings.Contains(out, `"client_secret":"`) {
+		t.Errorf("confidential client add printed %q, want a secret", out)
+	}
+	var clients []struct {
+		ID       string   `json:"client_id"`
+		Public   bool     `json:"public"`
+		Grants   []string `json:"grant_types"`
+		Scopes   []string `json:"scopes"`
+		Redirect []string `json:"redirect_uris"`
+		Logout   []string `json:"post_logout_redirect_uris"`
+		Alg      string   `json:"id_token_signed_response_alg"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "client", "list", "--json")), &clients); err != nil || len(clients) != 2 {
+		t.Fatalf("client list: %+v %v", clients, err)
+	}
+	spa, web := clients[0], clients[1]
+	if !spa.Public || spa.Alg != "EdDSA" || len(spa.Redirect) != 2 || spa.Logout[0] != "https://app.example/" ||
+		strings.Join(spa.Grants, " ") != "authorization_code refresh_token" || strings.Join(spa.Scopes, " ") != "openid profile email offline_access" {
+		t.Errorf("spa = %+v", spa)
+	}
+	if web.Public || web.Alg != "RS256" {
+		t.Errorf("web = %+v", web)
+	}
+	for _, bad := range [][]string{
+		{"--redirect-uri", "http://app.example/cb", "x1"},       // plain http off loopback
+		{"--redirect-uri", "https://app.example/cb#frag", "x2"}, // fragment
+		{"--redirect-uri", "javascript:alert(1)", "x3"},         // not a reverse-domain scheme
+		{"--grant", "authorization_code", "x4"},                 // no redirect URI
+		{"--public", "--grant", "client_credentials", "x5"},     // a public client has no secret to use
+		{"--redirect-uri", "https://a.example/cb", "--id-token-alg", "HS256", "x6"},
+	} {
+		if code, _, errOut := run(t, "", append([]string{"client", "add"}, bad...)...); code != 1 {
+			t.Errorf("client add %v: exit %d %q, want refused", bad, code, errOut)
+		}
+	}
+}
+
 func TestClientsAndAudit(t *testing.T) {
 	dataDir(t)
 	var created struct{ ClientID, ClientSecret string }

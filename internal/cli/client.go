@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/waxseal/waxseal/internal/dburl"
 	"github.com/waxseal/waxseal/issuer"
@@ -70,22 +69,14 @@ func runClientList(ctx context.Context, args []string, io IO) error {
 	return withAccounts(ctx, "client list", "", 0, args, io, func(fs *flag.FlagSet) {
 		asJSON = fs.Bool("json", false, "print JSON")
 	}, func(_ *flag.FlagSet, db dburl.DB, _ *issuer.Accounts) error {
-		type row struct {
-			ID     string    `json:"client_id"`
-			Name   string    `json:"name"`
-			Grants []string  `json:"grant_types"`
-			Scopes []string  `json:"scopes"`
-			Roles  []string  `json:"roles"`
-			Create time.Time `json:"created"`
-		}
-		rows := []row{}
+		rows := []issuer.ClientView{}
 		for after := ""; ; {
 			page, err := db.ListClients(ctx, after, 500)
 			if err != nil {
 				return err
 			}
 			for _, c := range page {
-				rows = append(rows, row{c.ID, c.Name, c.GrantTypes, c.Scopes, c.Roles, c.Created.UTC()})
+				rows = append(rows, issuer.ViewClient(c))
 				after = c.ID
 			}
 			if len(page) < 500 {
@@ -96,9 +87,14 @@ func runClientList(ctx context.Context, args []string, io IO) error {
 			return printJSON(io, rows)
 		}
 		tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "CLIENT_ID\tNAME\tGRANTS\tSCOPES\tROLES")
+		fmt.Fprintln(tw, "CLIENT_ID\tNAME\tKIND\tGRANTS\tSCOPES\tROLES\tREDIRECT_URIS")
 		for _, r := range rows {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Name, strings.Join(r.Grants, ","), strings.Join(r.Scopes, ","), strings.Join(r.Roles, ","))
+			kind := "confidential"
+			if r.Public {
+				kind = "public"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Name, kind, strings.Join(r.GrantTypes, ","), strings.Join(r.Scopes, ","),
+				strings.Join(r.Roles, ","), strings.Join(r.RedirectURIs, " "))
 		}
 		return tw.Flush()
 	})

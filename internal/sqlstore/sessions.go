@@ -243,12 +243,13 @@ func (s *Store) EndSessions(ctx context.Context, p waxseal.EndParams) (*waxseal.
 // endChildren ends the open sessions started from p.SessionID and appends
 // a copy of r for each. It locks nothing after the appends.
 func (s *Store) endChildren(ctx context.Context, tx *sql.Tx, p waxseal.EndParams, r waxseal.Revocation) (int, error) {
-	rows, err := tx.QueryContext(ctx, s.q(`SELECT id FROM sessions WHERE parent_id = ? AND ended IS NULL`+s.d.ForUpdate), p.SessionID)
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT id FROM sessions WHERE parent_id = ? AND id <> ? AND ended IS NULL`+s.d.ForUpdate), p.SessionID, p.Keep)
 	ids, err := collect(rows, err, func(r row) (id string, err error) { return id, r.Scan(&id) })
 	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
-	if _, err := s.endWhere(ctx, tx, p, `parent_id = ?`, p.SessionID); err != nil {
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE sessions SET ended = ?, end_reason = ? WHERE parent_id = ? AND id <> ? AND ended IS NULL`),
+		s.tm(p.Now), p.Reason, p.SessionID, p.Keep); err != nil {
 		return 0, err
 	}
 	for _, id := range ids {
