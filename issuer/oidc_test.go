@@ -679,6 +679,25 @@ func TestLoginPage(t *testing.T) {
 			t.Errorf("same-origin login: %d", got.status)
 		}
 	})
+	t.Run("BruteForceLimited", func(t *testing.T) {
+		// The same limits as the password grant: a burst per account, then
+		// 429 with Retry-After, on the page as on the token endpoint.
+		bb := e.browser()
+		cur := get(t, bb, f.url())
+		for i := 0; i < 30; i++ {
+			cur = submit(t, bb, cur, "bob", "wrong password number "+string(rune('a'+i)))
+			if cur.status == http.StatusTooManyRequests {
+				if cur.header.Get("Retry-After") == "" || !strings.Contains(cur.body, "Too many sign-in attempts") {
+					t.Errorf("429 without Retry-After or message: %s", cur.body)
+				}
+				return
+			}
+			if cur.status != http.StatusUnauthorized {
+				t.Fatalf("attempt %d: %d", i, cur.status)
+			}
+		}
+		t.Error("30 wrong passwords for one account were never limited")
+	})
 	t.Run("Style", func(t *testing.T) {
 		css := regexp.MustCompile(`href="([^"]+\.css[^"]*)"`).FindStringSubmatch(p.body)
 		if css == nil {
