@@ -412,9 +412,16 @@ func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 // crossSite reports whether a form POST came from another site, by the
-// headers browsers set and pages cannot forge.
+// headers browsers set and pages cannot forge. Sec-Fetch-Site decides
+// where the browser sends it: the login page's own POST carries
+// "Origin: null" in Chromium, because the page's Referrer-Policy is
+// no-referrer (Fetch, "serializing a request origin"), and only
+// Sec-Fetch-Site still says same-origin. Without it, the Origin decides.
 func (s *Server) crossSite(r *http.Request) bool {
-	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin":
+		return false
+	case "cross-site", "same-site":
 		return true
 	}
 	origin := r.Header.Get("Origin")

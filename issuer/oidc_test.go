@@ -678,6 +678,19 @@ func TestLoginPage(t *testing.T) {
 		if got := submit(t, b, fresh, "alice", rpPassword, "Origin", e.ts.URL, "Sec-Fetch-Site", "same-origin"); got.status != http.StatusSeeOther {
 			t.Errorf("same-origin login: %d", got.status)
 		}
+		// What Chromium sends for the page's own form: the page's
+		// Referrer-Policy no-referrer makes the Origin "null" (Fetch
+		// "serializing a request origin"); Sec-Fetch-Site says same-origin.
+		nb := e.browser()
+		again := get(t, nb, f.url())
+		if got := submit(t, nb, again, "alice", rpPassword, "Origin", "null", "Sec-Fetch-Site", "same-origin"); got.status != http.StatusSeeOther {
+			t.Errorf("the login page's own POST from Chromium (Origin null, Sec-Fetch-Site same-origin): %d", got.status)
+		}
+		other := e.browser()
+		cross := get(t, other, f.url())
+		if got := submit(t, other, cross, "alice", rpPassword, "Origin", "null", "Sec-Fetch-Site", "same-site"); got.status != http.StatusForbidden {
+			t.Errorf("a POST from a sibling site with Origin null: %d", got.status)
+		}
 	})
 	t.Run("BruteForceLimited", func(t *testing.T) {
 		// The same limits as the password grant: a burst per account, then
