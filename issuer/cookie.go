@@ -95,7 +95,7 @@ func (s *Server) refreshCookie(r *http.Request) string {
 // steal it), in the JSON body. In cookie mode a public client gets it only
 // in the cookie, and only on a cookie request; the body never has it.
 func (s *Server) refreshForBody(w http.ResponseWriter, r *http.Request, ca clientAuth, sess *waxseal.Session, refresh string, now time.Time) string {
-	if !s.cfg.RefreshCookie || ca.client != nil {
+	if !s.cfg.RefreshCookie || (ca.client != nil && !ca.client.Public) {
 		return refresh
 	}
 	if s.cookieRequest(r) {

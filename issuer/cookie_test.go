@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/waxseal/waxseal/issuer"
 	"github.com/waxseal/waxseal/keyring"
 	"github.com/waxseal/waxseal/password"
+	"golang.org/x/oauth2"
 )
 
 const appOrigin = "https://app.issuer.test"
@@ -287,4 +289,56 @@ func metricValue(t *testing.T, e *env, series string) float64 {
 		}
 	}
 	return 0
+}
+
+// TestRefreshCookiePublicClients: a registered public client (an SPA) is a
+// browser app like an unregistered one: in cookie mode its refresh token
+// never appears in JSON, whether from the password grant or the
+// authorization code grant.
+func TestRefreshCookiePublicClients(t *testing.T) {
+	e := newEnv(t, sqliteEngine().open(t), nil, cookieMode)
+	e.addUser("alice", testPassword)
+	if _, _, err := e.acct.CreateClient(context.Background(), issuer.ClientSpec{ID: "spa", Public: true, IDTokenAlg: "EdDSA",
+		GrantTypes:   []string{issuer.GrantAuthorizationCode, issuer.GrantRefreshToken, issuer.GrantPassword},
+		RedirectURIs: []string{appOrigin + "/cb"}}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.browserPost(issuer.TokenPath, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {testPassword}, "client_id": {"spa"}}, appOrigin, true, "", "")
+	if rt, _ := refreshCookieOf(t, r); r.Status != http.StatusOK || strings.Contains(r.Raw, "refresh_token") || rt == "" {
+		t.Errorf("password grant of a public client: %d %s %v", r.Status, r.Raw, r.Header.Values("Set-Cookie"))
+	}
+
+	verifier := oauth2.GenerateVerifier()
+	q := url.Values{"response_type": {"code"}, "client_id": {"spa"}, "redirect_uri": {appOrigin + "/cb"}, "scope": {"openid"},
+		"state": {"st"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}}.Encode()
+	page := e.get(issuer.LoginPath+"?"+q, "")
+	m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(page.Raw)
+	cookies := (&http.Response{Header: page.Header}).Cookies()
+	if m == nil || len(cookies) == 0 {
+		t.Fatalf("login page: %d %s", page.Status, page.Raw)
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.http.URL+issuer.LoginPath+"?"+q,
+		strings.NewReader(url.Values{"csrf_token": {m[1]}, "username": {"alice"}, "password": {testPassword}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || loc.Query().Get("code") == "" {
+		t.Fatalf("login: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	r = e.browserPost(issuer.TokenPath, url.Values{"grant_type": {"authorization_code"}, "client_id": {"spa"}, "code": {loc.Query().Get("code")},
+		"redirect_uri": {appOrigin + "/cb"}, "code_verifier": {verifier}}, appOrigin, true, "", "")
+	rt, _ := refreshCookieOf(t, r)
+	if r.Status != http.StatusOK || strings.Contains(r.Raw, "refresh_token") || rt == "" {
+		t.Fatalf("code grant of a public client in cookie mode: %d %s %v", r.Status, r.Raw, r.Header.Values("Set-Cookie"))
+	}
+	if r := e.browserPost(issuer.TokenPath, url.Values{"grant_type": {"refresh_token"}, "client_id": {"spa"}}, appOrigin, true, rt, ""); r.Status != http.StatusOK {
+		t.Errorf("refresh with the cookie from the code grant: %d %s", r.Status, r.Raw)
+	}
 }

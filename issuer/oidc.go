@@ -121,7 +121,7 @@ func (s *Server) codeGrant(w http.ResponseWriter, r *http.Request, params map[st
 		return err
 	}
 	resp := tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: int(s.cfg.AccessTTL.Seconds()),
-		RefreshToken: refresh, Scope: sess.Scope}
+		RefreshToken: s.refreshForBody(w, r, ca, sess, refresh, now), Scope: sess.Scope}
 	if hasScope(sess.Scope, "openid") {
 		if resp.IDToken, err = s.mintIDToken(ca.client, user, res.Code, access, now); err != nil {
 			return err
