@@ -120,6 +120,9 @@ export async function startStack({ mode = "header", ttl = "10m" } = {}) {
   const run = (args) => execFileSync(join(bin, "waxseal"), args, { env, input: PASSWORD + "\n", stdio: ["pipe", "ignore", "pipe"] });
   run(["migrate", "--database", db]);
   run(["user", "add", "--database", db, "--password-stdin", "--role", "admin", "alice"]);
+  // A single-page app that signs in through the issuer's login page.
+  run(["client", "add", "--database", db, "--public", "--redirect-uri", `${app}/`, "--grant", "authorization_code",
+    "--grant", "refresh_token", "--scope", "openid", "--scope", "profile", "--name", "Notes", "notes-spa"]);
   const start = (name, args, extraEnv = {}) => {
     const p = spawn(join(bin, name), args, { env: { ...env, ...extraEnv }, stdio: ["ignore", "ignore", "pipe"] });
     p.stderr.on("data", (d) => logs.push(`[${name}] ${d}`));
