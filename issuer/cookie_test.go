@@ -3,6 +3,7 @@ package issuer_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -278,8 +279,9 @@ func TestRefreshCookieConfig(t *testing.T) {
 // metricValue reads one sample from the issuer's /metrics.
 func metricValue(t *testing.T, e *env, series string) float64 {
 	t.Helper()
-	r := e.get(issuer.MetricsPath, "")
-	for line := range strings.SplitSeq(r.Raw, "\n") {
+	w := httptest.NewRecorder()
+	e.srv.Metrics().ServeHTTP(w, httptest.NewRequest(http.MethodGet, issuer.MetricsPath, nil))
+	for line := range strings.SplitSeq(w.Body.String(), "\n") {
 		if v, ok := strings.CutPrefix(line, series+" "); ok {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {

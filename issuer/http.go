@@ -72,11 +72,6 @@ func (s *Server) routes() {
 		return err
 	}}))
 	s.mux.Handle(p+ReadyPath, s.endpoint("readyz", methods{"GET": s.handleReady}))
-	metrics := promhttp.HandlerFor(s.cfg.Registerer, promhttp.HandlerOpts{})
-	s.mux.Handle(p+MetricsPath, s.endpoint("metrics", methods{"GET": func(w http.ResponseWriter, r *http.Request) error {
-		metrics.ServeHTTP(w, r)
-		return nil
-	}}))
 	// Everything else: a JSON 404 rather than the mux's text one.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &oauthError{Status: http.StatusNotFound, Code: "not_found", Description: "no such endpoint"})
@@ -245,4 +240,15 @@ func readParams(r *http.Request) (map[string]string, error) {
 		}
 	}
 	return params, nil
+}
+
+// Metrics returns the handler of GET /metrics (Prometheus), for a listener
+// of the operator's choosing: the public handler does not serve it, since
+// request and login-failure counts and pool waits tell an attacker how an
+// attack goes. waxseal serve puts it on --metrics-listen, loopback by
+// default.
+func (s *Server) Metrics() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET "+MetricsPath, promhttp.HandlerFor(s.cfg.Registerer, promhttp.HandlerOpts{}))
+	return mux
 }

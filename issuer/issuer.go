@@ -118,8 +118,8 @@ type Config struct {
 	// Logger receives request errors and the audit log. Nil means
 	// slog.Default().
 	Logger *slog.Logger
-	// Registerer receives the issuer's metrics. Nil means a new registry,
-	// served on /metrics.
+	// Registerer receives the issuer's metrics. Nil means a new registry.
+	// Server.Metrics serves it.
 	Registerer *prometheus.Registry
 }
 

@@ -443,7 +443,7 @@ func TestMetadataAndProbes(t *testing.T) {
 	if jwks.Status != http.StatusOK || !strings.Contains(jwks.Header.Get("Cache-Control"), "max-age=1800") || len(jwks.Body["keys"].([]any)) != 1 {
 		t.Errorf("jwks: %d %v %s", jwks.Status, jwks.Header, jwks.Raw)
 	}
-	for _, path := range []string{issuer.LivePath, issuer.ReadyPath, issuer.MetricsPath} {
+	for _, path := range []string{issuer.LivePath, issuer.ReadyPath} {
 		if r := e.get(path, ""); r.Status != http.StatusOK {
 			t.Errorf("%s: %d", path, r.Status)
 		}

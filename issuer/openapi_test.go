@@ -576,7 +576,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.signIn(t, e)
 
 	// Probes and metrics.
-	for _, p := range []string{issuer.LivePath, issuer.ReadyPath, issuer.MetricsPath} {
+	for _, p := range []string{issuer.LivePath, issuer.ReadyPath} {
 		c.do(apiCall{method: "GET", path: p, want: 200})
 	}
 

@@ -51,7 +51,7 @@ func TestKillOneInstance(t *testing.T) {
 	runBinary(t, "", "keys", "init-master", "--master-key-file", keyFile)
 	runBinary(t, "", "keys", "generate", "--database", db, "--master-key-file", keyFile)
 	runBinary(t, crashPassword+"\n", "user", "add", "--database", db, "--password-stdin", "alice")
-	flags := []string{"--issuer", "https://issuer.test", "--database", db, "--master-key-file", keyFile}
+	flags := []string{"--issuer", "https://issuer.test", "--database", db, "--master-key-file", keyFile, "--metrics-listen", "127.0.0.1:0"}
 	c := &cluster{t: t, client: &http.Client{
 		Timeout:   10 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: crashRefreshers + crashRevokers},
@@ -225,7 +225,10 @@ type feedEntry struct {
 // metric returns the value of one series on server i's /metrics, or "0".
 func (c *cluster) metric(i int, series string) string {
 	c.t.Helper()
-	a := c.mustSend(i, http.MethodGet, issuer.MetricsPath, nil, "")
+	a, err := send(c.client, http.MethodGet, c.servers[i].metricsURL(c.t)+issuer.MetricsPath, nil, "")
+	if err != nil {
+		c.t.Fatalf("server %s metrics: %v", c.servers[i].name, err)
+	}
 	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(a.Raw)
 	if m == nil {
 		return "0"

@@ -29,7 +29,7 @@ func TestLoginFloodMemory(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "waxseal.db")
 	runBinary(t, "", "keys", "generate", "--database", db)
 	runBinary(t, crashPassword+"\n", "user", "add", "--database", db, "--password-stdin", "alice")
-	s := startServer(t, "flood", "--database", db)
+	s := startServer(t, "flood", "--database", db, "--metrics-listen", "127.0.0.1:0")
 	pid := s.cmd.Process.Pid
 	form := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {crashPassword}}
 	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: floodLogins}}
@@ -82,7 +82,7 @@ func TestLoginFloodMemory(t *testing.T) {
 		elapsed.Round(time.Millisecond), slowestOK.Round(time.Millisecond), slowest503.Round(time.Millisecond))
 	t.Logf("server peak RSS (VmHWM): %s idle, %s after one login, %s after the flood; RSS after the flood (VmRSS): %s",
 		mib(idle), mib(one), mib(procStatus(t, pid, "VmHWM")), mib(procStatus(t, pid, "VmRSS")))
-	if m, err := send(client, http.MethodGet, s.URL+"/metrics", nil, ""); err == nil {
+	if m, err := send(client, http.MethodGet, s.metricsURL(t)+"/metrics", nil, ""); err == nil {
 		var vals []string
 		for _, name := range []string{"go_memstats_heap_sys_bytes", "go_memstats_heap_inuse_bytes", "go_memstats_stack_sys_bytes", "go_memstats_sys_bytes", "go_goroutines"} {
 			if m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindStringSubmatch(m.Raw); m != nil {

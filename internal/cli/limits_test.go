@@ -50,3 +50,23 @@ func TestLimitFlags(t *testing.T) {
 		t.Errorf("serve with --limit-client-burst 0: %v, %s", err, out)
 	}
 }
+
+// TestMetricsListen: `waxseal serve` answers 404 for /metrics on its public
+// listener and serves the metrics on --metrics-listen only.
+func TestMetricsListen(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "waxseal.db")
+	runBinary(t, "", "migrate", "--database", db)
+	s := startServer(t, "metrics", "--database", db, "--metrics-listen", "127.0.0.1:0")
+	c := &http.Client{}
+	send(c, http.MethodGet, s.URL+"/livez", nil, "")
+	if a, err := send(c, http.MethodGet, s.URL+"/metrics", nil, ""); err != nil || a.Status != http.StatusNotFound {
+		t.Errorf("/metrics on the public listener: %v %d", err, a.Status)
+	}
+	a, err := send(c, http.MethodGet, s.metricsURL(t)+"/metrics", nil, "")
+	if err != nil || a.Status != http.StatusOK || !strings.Contains(a.Raw, "waxseal_issuer_requests_total") {
+		t.Errorf("/metrics on --metrics-listen: %v %d %.200s", err, a.Status, a.Raw)
+	}
+	if a, err := send(c, http.MethodGet, s.metricsURL(t)+"/token", nil, ""); err != nil || a.Status != http.StatusNotFound {
+		t.Errorf("the metrics listener serves more than /metrics: %v %d", err, a.Status)
+	}
+}

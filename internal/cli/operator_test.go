@@ -366,8 +366,8 @@ func TestPostgresPool(t *testing.T) {
 		{db, fmt.Sprint(postgres.DefaultMaxConns())},
 		{db + "&pool_max_conns=3", "3"},
 	} {
-		srv := startServer(t, "pg", "--database", tc.url, "--master-key-file", key)
-		_, metrics := get(t, srv.URL+"/metrics", "")
+		srv := startServer(t, "pg", "--database", tc.url, "--master-key-file", key, "--metrics-listen", "127.0.0.1:0")
+		_, metrics := get(t, srv.metricsURL(t)+"/metrics", "")
 		for _, want := range []string{"waxseal_db_pool_max_conns " + tc.max + "\n", "waxseal_db_pool_waits_total ", "waxseal_db_pool_wait_seconds_total "} {
 			if !strings.Contains(metrics, want) {
 				t.Errorf("%s: /metrics lacks %q", tc.url, want)

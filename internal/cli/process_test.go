@@ -71,7 +71,9 @@ func childEnv() []string {
 			env = append(env, kv)
 		}
 	}
-	return env
+	// Servers started in parallel would contend for the default metrics
+	// port; a test that reads metrics gives --metrics-listen 127.0.0.1:0.
+	return append(env, "WAXSEAL_METRICS_LISTEN=off")
 }
 
 // runBinary runs a waxseal command to completion and returns its standard
@@ -172,6 +174,24 @@ type logTail struct {
 	problems  []string // the first tailLines lines at level WARN or ERROR
 	listening chan string
 	found     bool
+	metrics   string // the address of the line "metrics listening"
+}
+
+// metricsURL is the base URL of the server's metrics listener, from its log.
+func (s *server) metricsURL(t *testing.T) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		s.log.mu.Lock()
+		addr := s.log.metrics
+		s.log.mu.Unlock()
+		if addr != "" {
+			return "http://" + addr
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("server %s logged no metrics address", s.name)
+	return ""
 }
 
 const tailLines = 60
@@ -197,6 +217,9 @@ func (l *logTail) Write(p []byte) (int, error) {
 		}
 		if (rec.Level == "WARN" || rec.Level == "ERROR") && len(l.problems) < tailLines {
 			l.problems = append(l.problems, line)
+		}
+		if rec.Msg == "metrics listening" {
+			l.metrics = rec.Addr
 		}
 		if !l.found && strings.HasPrefix(rec.Msg, "waxseal ") && strings.HasSuffix(rec.Msg, " listening") && rec.Addr != "" {
 			l.found = true

@@ -41,6 +41,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	fs.StringVar(&brand.AccentColor, "accent-color", "#1d4ed8", "the login page's accent colour, #rgb or #rrggbb")
 	insecureCookies := fs.Bool("insecure-cookies", false, "issuer session cookies without __Host- and Secure, for the login page over plain http on a developer's machine; never in production")
 	redisURL := fs.String("redis", "", "keep brute-force limits in this Redis server (redis://host:port/db), so they hold across instances; default: in memory")
+	metricsListen := fs.String("metrics-listen", defaultMetricsListen, "address of the separate plain-HTTP listener for GET /metrics (Prometheus); \"off\" for none")
 	lim := addLimitFlags(fs)
 	var proxies listFlag
 	fs.Var(&proxies, "trusted-proxy", "an address or CIDR of a proxy whose X-Forwarded-For and Forwarded headers name the client (repeatable)")
@@ -125,7 +126,47 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	hs.RegisterOnShutdown(srv.StopStreams)
 
 	log.Info("waxseal issuer listening", "addr", ln.Addr().String(), "issuer", *issuerURL, "database", dburl.Redact(*df.database), "tls", useTLS)
+	stopMetrics, err := serveMetrics(fs, *metricsListen, srv.Metrics(), log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	return lf.serve(ctx, hs, ln, log)
+}
+
+// defaultMetricsListen is loopback: metrics tell whoever reads them how an
+// attack goes, so they are not served where the issuer is public.
+const defaultMetricsListen = "127.0.0.1:9464"
+
+// serveMetrics serves h on addr, apart from the public listener. When the
+// operator did not choose the address and the default one is taken (a
+// second issuer on the host), it logs that and serves no metrics rather
+// than refusing to start.
+func serveMetrics(fs *flag.FlagSet, addr string, h http.Handler, log *slog.Logger) (stop func(), err error) {
+	if addr == "off" || addr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if flagGiven(fs, "metrics-listen") {
+			return nil, fmt.Errorf("--metrics-listen: %w", err)
+		}
+		log.Warn("no metrics: the default metrics address is taken; choose one with --metrics-listen", "addr", addr, "err", err)
+		return func() {}, nil
+	}
+	hs := newHTTPServer(h, log)
+	hs.ReadTimeout, hs.WriteTimeout = 10*time.Second, 30*time.Second
+	go hs.Serve(ln)
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return func() { hs.Close() }, nil
+}
+
+// flagGiven reports whether the flag name was set on the command line or
+// from the environment.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // listenFlags are the flags of a command that serves HTTP: where, and

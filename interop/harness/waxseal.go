@@ -163,7 +163,7 @@ func (iss *Issuer) Try(t testing.TB, stdin string, args ...string) (stdout, stde
 func (iss *Issuer) Start(t testing.TB, leaf *Leaf, client *http.Client, flags ...string) {
 	t.Helper()
 	args := append([]string{"serve", "--listen", iss.Addr, "--issuer", iss.URL,
-		"--tls-cert", leaf.CertFile, "--tls-key", leaf.KeyFile}, flags...)
+		"--tls-cert", leaf.CertFile, "--tls-key", leaf.KeyFile, "--metrics-listen", "off"}, flags...)
 	p := startProcess(t, "waxseal serve", []string{"WAXSEAL_DATABASE=" + iss.Database}, Waxseal(t), args...)
 	waitReady(t, p, client, iss.URL+"/readyz")
 }

@@ -153,10 +153,12 @@ func (e *Env) Close() {
 // Issuer is "waxseal serve".
 type Issuer struct {
 	*Proc
-	URL  string
-	args []string
-	env  []string
-	dir  string
+	URL string
+	// MetricsURL is the base URL of the issuer's metrics listener.
+	MetricsURL string
+	args       []string
+	env        []string
+	dir        string
 	// DBStats reads the write counters of the issuer's database; nil on
 	// SQLite.
 	DBStats func(ctx context.Context) (DBWrites, error)
@@ -177,7 +179,12 @@ func (e *Env) startIssuer(ctx context.Context) (*Issuer, error) {
 	key := make([]byte, 32)
 	rand.Read(key)
 	env := []string{"WAXSEAL_MASTER_KEY=" + b64(key)}
-	is := &Issuer{URL: "http://" + addr, dir: e.Dir}
+	metricsPort, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	metricsAddr := "127.0.0.1:" + strconv.Itoa(metricsPort)
+	is := &Issuer{URL: "http://" + addr, MetricsURL: "http://" + metricsAddr, dir: e.Dir}
 	if e.Postgres != "" {
 		e.pgName = fmt.Sprintf("waxseal_proof_%d_%d", os.Getpid(), time.Now().Unix())
 		c, err := pgx.Connect(ctx, e.Postgres)
@@ -202,7 +209,7 @@ func (e *Env) startIssuer(ctx context.Context) (*Issuer, error) {
 		is.DBStats = func(ctx context.Context) (DBWrites, error) { return pgWrites(ctx, admin, name) }
 	}
 	is.args = []string{"serve", "--listen", addr, "--database", db, "--audience", "notes",
-		"--access-ttl", e.AccessTTL.String(), "--signup"}
+		"--access-ttl", e.AccessTTL.String(), "--signup", "--metrics-listen", metricsAddr}
 	is.env = env
 	return is, is.start(ctx)
 }

@@ -246,7 +246,7 @@ func clusterCosts(ctx context.Context, env *cluster.Env, c *Costs) error {
 }
 
 func issuerGauge(env *cluster.Env, name string) float64 {
-	_, _, body, err := status(&http.Client{Timeout: 5 * time.Second}, "GET", env.Issuer.URL+"/metrics", nil, "")
+	_, _, body, err := status(&http.Client{Timeout: 5 * time.Second}, "GET", env.Issuer.MetricsURL+"/metrics", nil, "")
 	if err != nil {
 		return -1
 	}
