@@ -8,10 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"strings"
 	"time"
 
-	"github.com/waxseal/waxseal/internal/strictjson"
 	"github.com/waxseal/waxseal/jwk"
 )
 
@@ -97,48 +95,14 @@ func VerifyIDTokenHint(ctx context.Context, keys KeySource, issuer, raw string) 
 	if len(raw) > DefaultMaxTokenSize {
 		return nil, fmt.Errorf("%w: %d bytes is too long", ErrMalformed, len(raw))
 	}
-	hPart, pPart, sPart, err := splitToken(raw)
+	var sc scratch
+	_, claims, err := openJWS(ctx, keys, raw, &sc, IDType)
 	if err != nil {
 		return nil, err
 	}
-	hb, err := decodePart(nil, hPart, "header")
-	if err != nil {
-		return nil, err
-	}
-	var d strictjson.Decoder
-	h, err := parseHeader(&d, hb)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := jwk.ParseAlgorithm(h.Alg); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	if !strings.EqualFold(h.Typ, IDType) {
-		return nil, fmt.Errorf("%w: typ %q is not an ID token", ErrType, h.Typ)
-	}
-	if len(h.Crit) > 0 || h.Kid == "" {
-		return nil, fmt.Errorf("%w: crit or no kid", ErrMalformed)
-	}
-	key, err := keys.Key(ctx, h.Kid)
-	if err != nil {
-		return nil, fmt.Errorf("%w: kid %q: %w", ErrUnknownKey, h.Kid, err)
-	}
-	if string(key.Algorithm()) != h.Alg {
-		return nil, fmt.Errorf("%w: alg %q but key %q is for %s", ErrSignature, h.Alg, h.Kid, key.Algorithm())
-	}
-	sig, err := decodePart(nil, sPart, "signature")
-	if err != nil {
-		return nil, err
-	}
-	if !key.Verify([]byte(raw[:len(hPart)+1+len(pPart)]), sig) {
-		return nil, fmt.Errorf("%w: key %q", ErrSignature, h.Kid)
-	}
-	pb, err := decodePart(nil, pPart, "claims")
-	if err != nil {
-		return nil, err
-	}
+	d := &sc.dec
 	c := &IDClaims{}
-	d.Reset(pb)
+	d.Reset(claims)
 	err = d.Document(func(name []byte) error {
 		var err error
 		switch string(name) {
@@ -149,9 +113,9 @@ func VerifyIDTokenHint(ctx context.Context, keys KeySource, issuer, raw string) 
 		case "aud":
 			c.Audience, err = d.StringOrArray()
 		case "exp":
-			c.Expiry, err = numericDate(&d)
+			c.Expiry, err = numericDate(d)
 		case "iat":
-			c.IssuedAt, err = numericDate(&d)
+			c.IssuedAt, err = numericDate(d)
 		case "sid":
 			c.SessionID, err = d.String()
 		case "azp":

@@ -209,47 +209,14 @@ func decodePart(dst []byte, part, what string) ([]byte, error) {
 }
 
 func (v *Verifier) verifyCold(ctx context.Context, raw string, now time.Time) (*Claims, error) {
-	hPart, pPart, sPart, err := splitToken(raw)
-	if err != nil {
-		return nil, err
-	}
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
-
-	if s.header, err = decodePart(s.header, hPart, "header"); err != nil {
-		return nil, err
-	}
-	h, err := parseHeader(&s.dec, s.header)
+	kid, claims, err := openJWS(ctx, v.keys, raw, s, Type)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkHeader(&h); err != nil {
-		return nil, err
-	}
-	key, err := v.keys.Key(ctx, h.Kid)
-	if err != nil {
-		if errors.Is(err, ErrUnknownKey) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: kid %q: %w", ErrUnknownKey, h.Kid, err)
-	}
-	if string(key.Algorithm()) != h.Alg {
-		return nil, fmt.Errorf("%w: alg %q but key %q is for %s", ErrSignature, h.Alg, h.Kid, key.Algorithm())
-	}
-	if s.sig, err = decodePart(s.sig, sPart, "signature"); err != nil {
-		return nil, err
-	}
-	signingInput := raw[:len(hPart)+1+len(pPart)]
-	if !key.Verify([]byte(signingInput), s.sig) {
-		return nil, fmt.Errorf("%w: key %q", ErrSignature, h.Kid)
-	}
-
-	// Only authenticated claims are parsed.
-	if s.claims, err = decodePart(s.claims, pPart, "claims"); err != nil {
-		return nil, err
-	}
-	c := &Claims{KeyID: h.Kid}
-	if err := parseClaims(&s.dec, s.claims, c); err != nil {
+	c := &Claims{KeyID: kid}
+	if err := parseClaims(&s.dec, claims, c); err != nil {
 		return nil, err
 	}
 	if err := v.checkClaims(c, now); err != nil {
@@ -258,8 +225,51 @@ func (v *Verifier) verifyCold(ctx context.Context, raw string, now time.Time) (*
 	return c, nil
 }
 
-// checkHeader applies the header rules that need no key.
-func checkHeader(h *Header) error {
+// openJWS checks a compact JWS's form, its header (typ must be typ), its key
+// (found only by kid in keys, and of the header's algorithm) and its
+// signature, and only then returns its claims, decoded into s.claims.
+func openJWS(ctx context.Context, keys KeySource, raw string, s *scratch, typ string) (kid string, claims []byte, err error) {
+	hPart, pPart, sPart, err := splitToken(raw)
+	if err != nil {
+		return "", nil, err
+	}
+	if s.header, err = decodePart(s.header, hPart, "header"); err != nil {
+		return "", nil, err
+	}
+	h, err := parseHeader(&s.dec, s.header)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := checkHeader(&h, typ); err != nil {
+		return "", nil, err
+	}
+	key, err := keys.Key(ctx, h.Kid)
+	if err != nil {
+		if errors.Is(err, ErrUnknownKey) {
+			return "", nil, err
+		}
+		return "", nil, fmt.Errorf("%w: kid %q: %w", ErrUnknownKey, h.Kid, err)
+	}
+	if string(key.Algorithm()) != h.Alg {
+		return "", nil, fmt.Errorf("%w: alg %q but key %q is for %s", ErrSignature, h.Alg, h.Kid, key.Algorithm())
+	}
+	if s.sig, err = decodePart(s.sig, sPart, "signature"); err != nil {
+		return "", nil, err
+	}
+	signingInput := raw[:len(hPart)+1+len(pPart)]
+	if !key.Verify([]byte(signingInput), s.sig) {
+		return "", nil, fmt.Errorf("%w: key %q", ErrSignature, h.Kid)
+	}
+	// Only authenticated claims are decoded.
+	if s.claims, err = decodePart(s.claims, pPart, "claims"); err != nil {
+		return "", nil, err
+	}
+	return h.Kid, s.claims, nil
+}
+
+// checkHeader applies the header rules that need no key; the token's typ
+// must be want.
+func checkHeader(h *Header, want string) error {
 	if _, err := jwk.ParseAlgorithm(h.Alg); err != nil {
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
@@ -269,7 +279,7 @@ func checkHeader(h *Header) error {
 	if len(typ) > len("application/") && strings.EqualFold(typ[:len("application/")], "application/") {
 		typ = typ[len("application/"):]
 	}
-	if !strings.EqualFold(typ, Type) {
+	if !strings.EqualFold(typ, want) {
 		return fmt.Errorf("%w: typ %q", ErrType, h.Typ)
 	}
 	// waxseal understands no JWS extension, so any "crit" fails
