@@ -57,13 +57,19 @@ func (s *Server) StopStreams() { s.feed.stop() }
 // CatchUp applies the whole revocation log to the issuer's own denylist.
 // Call it before serving, so that the issuer never accepts a token its
 // guards reject.
+//
+// It is also the issuer's one reader of the log: what it reads goes into
+// the in-memory tail that every feed stream answers from.
 func (s *Server) CatchUp(ctx context.Context) error {
+	s.catchUp.Lock()
+	defer s.catchUp.Unlock()
 	for {
 		page, err := s.store.Revocations(ctx, s.denied.Cursor(), feedPageLimit, s.now())
 		if err != nil {
 			return fmt.Errorf("issuer: reading revocation log: %w", err)
 		}
 		s.denied.Apply(page...)
+		s.tail.add(page)
 		if len(page) < feedPageLimit {
 			return nil
 		}
@@ -145,6 +151,12 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) error
 				return err
 			}
 		}
+		release, err := s.streams.acquire(s.ip(r))
+		if err != nil {
+			s.metrics.streamsRefused.Inc()
+			return tooManyStreams()
+		}
+		defer release()
 		return s.streamRevocations(w, r, after)
 	}
 	limit := feedPageLimit
@@ -206,11 +218,14 @@ func (s *Server) streamRevocations(w http.ResponseWriter, r *http.Request, curso
 	heartbeat := time.NewTicker(feedHeartbeat)
 	defer heartbeat.Stop()
 	for {
-		wait := s.feed.wait()
-		entries, err := s.store.Revocations(ctx, cursor, feedPageLimit, s.now())
-		if err != nil {
-			s.log.WarnContext(ctx, "revocation stream: reading the log", "err", err)
-			return nil // the client reconnects, perhaps to another instance
+		wait := s.tail.changed.wait()
+		entries, ok := s.tail.after(cursor, feedPageLimit, s.now())
+		if !ok { // further behind than memory reaches
+			var err error
+			if entries, err = s.store.Revocations(ctx, cursor, feedPageLimit, s.now()); err != nil {
+				s.log.WarnContext(ctx, "revocation stream: reading the log", "err", err)
+				return nil // the client reconnects, perhaps to another instance
+			}
 		}
 		var b strings.Builder
 		for _, e := range entries {
@@ -229,7 +244,6 @@ func (s *Server) streamRevocations(w http.ResponseWriter, r *http.Request, curso
 			if !send(": keep-alive\n\n") {
 				return nil
 			}
-		case <-time.After(feedPoll):
 		case <-s.feed.stopped:
 			return nil
 		case <-ctx.Done():

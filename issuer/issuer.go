@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -95,6 +96,12 @@ type Config struct {
 	// over plain http on a developer's machine. Never in production: the
 	// cookie then travels in the clear and any subdomain can overwrite it.
 	InsecureCookies bool
+	// FeedMaxStreams caps the revocation feed's open SSE streams, and
+	// FeedMaxStreamsPerClient those from one client address (behind
+	// trusted proxies, the forwarded one); beyond either the feed answers
+	// 503 with Retry-After, and a follower backs off and comes back. Zero
+	// means DefaultFeedMaxStreams and DefaultFeedMaxStreamsPerClient.
+	FeedMaxStreams, FeedMaxStreamsPerClient int
 
 	// AllowedOrigins are the browser origins (scheme://host[:port], each
 	// exact, or the single entry "*") that may call the issuer from other
@@ -139,6 +146,9 @@ type Server struct {
 	denied   *denylist.List
 	verifier *token.Verifier
 	feed     *broadcaster
+	tail     *tail        // the newest log entries, for the feed streams
+	streams  *streamSlots // caps on open feed streams
+	catchUp  sync.Mutex   // serializes CatchUp, the one reader of the log
 	// keysChanged holds a pending key reload; see followKeys.
 	keysChanged chan struct{}
 	metrics     *metrics
@@ -183,6 +193,15 @@ func New(cfg Config) (*Server, error) {
 		cfg.Registerer = prometheus.NewRegistry()
 	}
 	cfg.Limits.fill()
+	if cfg.FeedMaxStreams < 0 || cfg.FeedMaxStreamsPerClient < 0 {
+		return nil, errors.New("issuer: negative feed stream limit in Config")
+	}
+	if cfg.FeedMaxStreams == 0 {
+		cfg.FeedMaxStreams = DefaultFeedMaxStreams
+	}
+	if cfg.FeedMaxStreamsPerClient == 0 {
+		cfg.FeedMaxStreamsPerClient = DefaultFeedMaxStreamsPerClient
+	}
 	s := &Server{
 		cfg:         cfg,
 		prefix:      strings.TrimSuffix(u.Path, "/"),
@@ -195,6 +214,8 @@ func New(cfg Config) (*Server, error) {
 		denied:      denylist.NewAt(cfg.Now),
 		feed:        newBroadcaster(),
 		keysChanged: make(chan struct{}, 1),
+		tail:        newTail(),
+		streams:     &streamSlots{maxTotal: cfg.FeedMaxStreams, maxPerClient: cfg.FeedMaxStreamsPerClient},
 		acct:        &Accounts{Store: cfg.Store, Hasher: cfg.Hasher, AccessTTL: cfg.AccessTTL, Now: cfg.Now, Logger: cfg.Logger},
 		mux:         http.NewServeMux(),
 	}

@@ -9,7 +9,9 @@ type metrics struct {
 	logins    *prometheus.CounterVec
 	refreshes *prometheus.CounterVec
 	streams   prometheus.Gauge
-	limited   prometheus.Counter
+	// streamsRefused counts feed streams refused beyond the caps.
+	streamsRefused prometheus.Counter
+	limited        prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -26,11 +28,14 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "waxseal_issuer_feed_streams", Help: "Open revocation feed streams.",
 		}),
+		streamsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "waxseal_issuer_feed_streams_refused_total", Help: "Revocation feed streams refused (503) because too many were open, in all or from one address.",
+		}),
 		limited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "waxseal_issuer_rate_limited_total", Help: "Attempts refused by a brute-force limit (429).",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.logins, m.refreshes, m.streams, m.limited,
+	for _, c := range []prometheus.Collector{m.requests, m.logins, m.refreshes, m.streams, m.streamsRefused, m.limited,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{})} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
