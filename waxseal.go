@@ -8,6 +8,8 @@ package waxseal
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"time"
 
@@ -100,15 +102,34 @@ const (
 	RevokeKey     RevocationKind = "kid" // every token signed by one key
 )
 
+// Digest returns how the public revocation feed names value, for an entry
+// of kind k: base64url(SHA-256("waxseal revocation " + k + NUL + value)),
+// unpadded. The feed is public and user, session and token IDs are not: a
+// verifier computes the same digest from the token it holds, and nobody
+// learns an ID by reading the feed. Key IDs are public (the JWKS lists
+// them) and travel as they are.
+func (k RevocationKind) Digest(value string) string {
+	h := sha256.New()
+	h.Write([]byte("waxseal revocation " + string(k) + "\x00"))
+	h.Write([]byte(value))
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+}
+
+// Digested reports whether the feed names entries of kind k by digest.
+func (k RevocationKind) Digested() bool { return k != RevokeKey }
+
 // Revocation is one entry of the revocation log. Verifiers follow the log
 // and reject any token an entry matches.
 type Revocation struct {
 	// Cursor orders the log. It is assigned by the Store, strictly
 	// increasing in commit order: a reader that has seen cursor c has seen
 	// every entry below c that will ever exist.
-	Cursor    int64
-	Kind      RevocationKind
-	Value     string    // the jti, sid, sub or kid
+	Cursor int64
+	Kind   RevocationKind
+	Value  string // the jti, sid, sub or kid; empty when only Digest is known
+	// Digest is Kind.Digest(Value), for an entry read from the public feed,
+	// which carries no jti, sid or sub; empty in the issuer's own log.
+	Digest    string
 	NotBefore time.Time // for RevokeSubject: tokens issued before it are revoked
 	Created   time.Time
 	// Expires is when no token this entry matches can still be valid; the

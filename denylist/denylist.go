@@ -20,10 +20,10 @@ import (
 // times. It is safe for concurrent use and implements token.Denylist.
 type List struct {
 	mu     sync.RWMutex
-	jti    map[string]time.Time // guarded by mu; value: when the entry expires
-	sid    map[string]time.Time // guarded by mu
-	kid    map[string]time.Time // guarded by mu
-	sub    map[string]subEntry  // guarded by mu
+	jti    map[string]time.Time // guarded by mu; by digest; value: when the entry expires
+	sid    map[string]time.Time // guarded by mu; by digest
+	kid    map[string]time.Time // guarded by mu; by kid
+	sub    map[string]subEntry  // guarded by mu; by digest
 	cursor int64                // guarded by mu; the highest cursor applied
 	now    func() time.Time
 }
@@ -78,16 +78,19 @@ func (l *List) Add(rs ...waxseal.Revocation) {
 
 func (l *List) addLocked(rs []waxseal.Revocation) {
 	for _, r := range rs {
+		if r.Kind.Digested() && r.Digest == "" {
+			r.Digest = r.Kind.Digest(r.Value)
+		}
 		switch r.Kind {
 		case waxseal.RevokeToken:
-			l.jti[r.Value] = later(l.jti[r.Value], r.Expires)
+			l.jti[r.Digest] = later(l.jti[r.Digest], r.Expires)
 		case waxseal.RevokeSession:
-			l.sid[r.Value] = later(l.sid[r.Value], r.Expires)
+			l.sid[r.Digest] = later(l.sid[r.Digest], r.Expires)
 		case waxseal.RevokeKey:
 			l.kid[r.Value] = later(l.kid[r.Value], r.Expires)
 		case waxseal.RevokeSubject:
-			e := l.sub[r.Value]
-			l.sub[r.Value] = subEntry{notBefore: later(e.notBefore, r.NotBefore), expires: later(e.expires, r.Expires)}
+			e := l.sub[r.Digest]
+			l.sub[r.Digest] = subEntry{notBefore: later(e.notBefore, r.NotBefore), expires: later(e.expires, r.Expires)}
 		}
 	}
 }
@@ -108,19 +111,25 @@ func (l *List) Revoked(c *token.Claims) bool {
 	now := l.now()
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if exp, ok := l.jti[c.ID]; ok && !exp.Before(now) {
-		return true
-	}
-	if c.SessionID != "" {
-		if exp, ok := l.sid[c.SessionID]; ok && !exp.Before(now) {
-			return true
-		}
-	}
 	if exp, ok := l.kid[c.KeyID]; ok && !exp.Before(now) {
 		return true
 	}
-	if e, ok := l.sub[c.Subject]; ok && c.IssuedAt.Before(e.notBefore) && !e.expires.Before(now) {
-		return true
+	// Token, session and subject entries are kept by digest, as the feed
+	// names them; a digest is computed only when some entry could match.
+	if len(l.jti) > 0 {
+		if exp, ok := l.jti[waxseal.RevokeToken.Digest(c.ID)]; ok && !exp.Before(now) {
+			return true
+		}
+	}
+	if c.SessionID != "" && len(l.sid) > 0 {
+		if exp, ok := l.sid[waxseal.RevokeSession.Digest(c.SessionID)]; ok && !exp.Before(now) {
+			return true
+		}
+	}
+	if len(l.sub) > 0 {
+		if e, ok := l.sub[waxseal.RevokeSubject.Digest(c.Subject)]; ok && c.IssuedAt.Before(e.notBefore) && !e.expires.Before(now) {
+			return true
+		}
 	}
 	return false
 }

@@ -4,6 +4,8 @@
 package feed
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,11 +19,16 @@ import (
 const EventType = "revocation"
 
 // Entry is one revocation on the wire. Times are whole Unix seconds, like
-// the NumericDates they are compared with.
+// the NumericDates they are compared with. A key ("kid") travels as its
+// Value; a token, session or subject only as its Digest
+// (waxseal.RevocationKind.Digest), so the public feed hands out no token,
+// session or user IDs. An old reader that expects a value for every kind
+// refuses such an entry, and fails closed.
 type Entry struct {
 	Cursor    int64  `json:"cursor"`
 	Kind      string `json:"kind"`
-	Value     string `json:"value"`
+	Value     string `json:"value,omitempty"`      // for kind "kid"
+	Digest    string `json:"digest,omitempty"`     // for every other kind
 	NotBefore int64  `json:"not_before,omitempty"` // for kind "sub"
 	Expires   int64  `json:"expires"`
 }
@@ -39,7 +46,15 @@ type Page struct {
 // FromRevocation returns r's wire form. A not-before time is rounded up to
 // a whole second, so no token issued before it escapes by rounding.
 func FromRevocation(r waxseal.Revocation) Entry {
-	e := Entry{Cursor: r.Cursor, Kind: string(r.Kind), Value: r.Value, Expires: ceilUnix(r.Expires)}
+	e := Entry{Cursor: r.Cursor, Kind: string(r.Kind), Expires: ceilUnix(r.Expires)}
+	switch {
+	case !r.Kind.Digested():
+		e.Value = r.Value
+	case r.Digest != "":
+		e.Digest = r.Digest
+	default:
+		e.Digest = r.Kind.Digest(r.Value)
+	}
 	if !r.NotBefore.IsZero() {
 		e.NotBefore = ceilUnix(r.NotBefore)
 	}
@@ -56,7 +71,8 @@ func ceilUnix(t time.Time) int64 {
 
 // Revocation returns the domain form of e.
 func (e Entry) Revocation() waxseal.Revocation {
-	r := waxseal.Revocation{Cursor: e.Cursor, Kind: waxseal.RevocationKind(e.Kind), Value: e.Value, Expires: time.Unix(e.Expires, 0)}
+	r := waxseal.Revocation{Cursor: e.Cursor, Kind: waxseal.RevocationKind(e.Kind), Value: e.Value, Digest: e.Digest,
+		Expires: time.Unix(e.Expires, 0)}
 	if e.NotBefore != 0 {
 		r.NotBefore = time.Unix(e.NotBefore, 0)
 	}
@@ -85,6 +101,8 @@ func parseEntry(d *strictjson.Decoder) (Entry, error) {
 			e.Kind, err = d.String()
 		case "value":
 			e.Value, err = d.String()
+		case "digest":
+			e.Digest, err = d.String()
 		case "not_before":
 			e.NotBefore, err = integer(d)
 		case "expires":
@@ -97,13 +115,21 @@ func parseEntry(d *strictjson.Decoder) (Entry, error) {
 	if err != nil {
 		return e, fmt.Errorf("feed: entry: %w", err)
 	}
-	switch waxseal.RevocationKind(e.Kind) {
+	kind := waxseal.RevocationKind(e.Kind)
+	switch kind {
 	case waxseal.RevokeToken, waxseal.RevokeSession, waxseal.RevokeKey, waxseal.RevokeSubject:
 	default:
 		return e, fmt.Errorf("feed: entry %d: unknown kind %q", e.Cursor, e.Kind)
 	}
-	if e.Cursor <= 0 || e.Value == "" || e.Expires <= 0 {
-		return e, fmt.Errorf("feed: entry %d: missing cursor, value or expires", e.Cursor)
+	if e.Cursor <= 0 || e.Expires <= 0 {
+		return e, fmt.Errorf("feed: entry %d: missing cursor or expires", e.Cursor)
+	}
+	if kind.Digested() {
+		if e.Value != "" || !isDigest(e.Digest) {
+			return e, fmt.Errorf("feed: entry %d: a %s entry needs a digest and no value", e.Cursor, e.Kind)
+		}
+	} else if e.Value == "" || e.Digest != "" {
+		return e, fmt.Errorf("feed: entry %d: a %s entry needs a value and no digest", e.Cursor, e.Kind)
 	}
 	if e.Kind == string(waxseal.RevokeSubject) && e.NotBefore <= 0 {
 		return e, fmt.Errorf("feed: entry %d: subject revocation without not_before", e.Cursor)
@@ -164,4 +190,10 @@ func integer(d *strictjson.Decoder) (int64, error) {
 func (e Entry) Marshal() []byte {
 	b, _ := json.Marshal(e) // a struct of strings and integers cannot fail
 	return b
+}
+
+// isDigest reports whether s is an unpadded base64url SHA-256 digest.
+func isDigest(s string) bool {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	return err == nil && len(b) == sha256.Size
 }

@@ -41,7 +41,10 @@ func TestEntryRoundTrip(t *testing.T) {
 	if err != nil || back != e {
 		t.Fatalf("round trip: %+v, %v", back, err)
 	}
-	if got := back.Revocation(); got.Kind != r.Kind || got.Value != "u1" || !got.NotBefore.Equal(time.Unix(101, 0)) {
+	if e.Value != "" || e.Digest != waxseal.RevokeSubject.Digest("u1") {
+		t.Errorf("a subject entry on the wire: value %q, digest %q; want only the digest", e.Value, e.Digest)
+	}
+	if got := back.Revocation(); got.Kind != r.Kind || got.Digest != e.Digest || !got.NotBefore.Equal(time.Unix(101, 0)) {
 		t.Errorf("Revocation() = %+v", got)
 	}
 }
@@ -55,6 +58,12 @@ func TestParseStrict(t *testing.T) {
 		`{"cursor":1,"kind":"jti","value":"","expires":5}`,
 		`{"cursor":1,"kind":"sub","value":"u","expires":5}`,
 		`{"Cursor":1,"kind":"jti","value":"x","expires":5}`,
+		// Tokens, sessions and subjects travel only as digests; keys only
+		// as their kid.
+		`{"cursor":1,"kind":"sid","value":"s","expires":5}`,
+		`{"cursor":1,"kind":"jti","digest":"short","expires":5}`,
+		`{"cursor":1,"kind":"jti","value":"x","digest":"` + waxseal.RevokeToken.Digest("x") + `","expires":5}`,
+		`{"cursor":1,"kind":"kid","digest":"` + waxseal.RevokeKey.Digest("k") + `","expires":5}`,
 	} {
 		if _, err := ParseEntry([]byte(bad)); err == nil {
 			t.Errorf("ParseEntry(%s) accepted", bad)
@@ -69,7 +78,7 @@ func TestParseStrict(t *testing.T) {
 			t.Errorf("ParsePage(%s) accepted", bad)
 		}
 	}
-	p, err := ParsePage([]byte(`{"revocations":[{"cursor":1,"kind":"sid","value":"s","expires":5}],"cursor":1,"more":false}`))
+	p, err := ParsePage([]byte(`{"revocations":[{"cursor":1,"kind":"sid","digest":"` + waxseal.RevokeSession.Digest("s") + `","expires":5}],"cursor":1,"more":false}`))
 	if err != nil || len(p.Revocations) != 1 || p.Cursor != 1 {
 		t.Fatalf("ParsePage: %+v %v", p, err)
 	}

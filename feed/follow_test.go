@@ -44,7 +44,7 @@ func (l *fakeLog) add(n int) {
 	for range n {
 		c := int64(len(l.entries) + 1)
 		l.entries = append(l.entries, feed.Entry{Cursor: c, Kind: string(waxseal.RevokeToken),
-			Value: "jti-" + strconv.FormatInt(c, 10), Expires: time.Now().Add(time.Hour).Unix()})
+			Digest: waxseal.RevokeToken.Digest("jti-" + strconv.FormatInt(c, 10)), Expires: time.Now().Add(time.Hour).Unix()})
 	}
 	close(l.grown)
 	l.grown = make(chan struct{})

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/waxseal/waxseal"
 	"github.com/waxseal/waxseal/feed"
 	"github.com/waxseal/waxseal/guard"
 	"github.com/waxseal/waxseal/jwk"
@@ -124,7 +125,7 @@ func benchGuard(b *testing.B, key *jwk.PrivateKey) *guard.Guard {
 	full := feed.Page{Cursor: benchRevocations}
 	exp := time.Now().Add(time.Hour).Unix()
 	for i := range benchRevocations {
-		full.Revocations = append(full.Revocations, feed.Entry{Cursor: int64(i + 1), Kind: "jti", Value: token.NewID(), Expires: exp})
+		full.Revocations = append(full.Revocations, feed.Entry{Cursor: int64(i + 1), Kind: "jti", Digest: waxseal.RevokeToken.Digest(token.NewID()), Expires: exp})
 	}
 	page, err := json.Marshal(full)
 	if err != nil {

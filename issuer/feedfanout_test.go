@@ -3,6 +3,8 @@ package issuer_test
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,4 +118,40 @@ func TestFeedStreamCaps(t *testing.T) {
 	if r := e.get(issuer.RevocationsPath, ""); r.Status != http.StatusOK {
 		t.Errorf("page beside full streams: %d", r.Status)
 	}
+}
+
+// TestFeedHandsOutNoIDs: the public feed names revoked tokens, sessions
+// and users by digests a verifier computes from the token it holds, never
+// by their IDs, in pages and in the stream.
+func TestFeedHandsOutNoIDs(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, eng engine) {
+		e := newEnv(t, eng.open(t), nil)
+		u := e.addUser("alice", testPassword)
+		s := openStream(t, e.http.URL, 0)
+		at, _ := e.mustLogin("alice", testPassword)
+		info := e.get(issuer.UserinfoPath, at)
+		jti, _ := unverifiedIDs(t, at)
+		secrets := []string{u.ID, info.str("sid"), jti}
+		if r := e.postForm(issuer.RevokePath, url.Values{"token": {at}}, ""); r.Status != http.StatusOK {
+			t.Fatal(r.Raw)
+		}
+		at2, _ := e.mustLogin("alice", testPassword)
+		secrets = append(secrets, e.get(issuer.UserinfoPath, at2).str("sid"))
+		if r := e.postForm(issuer.LogoutAllPath, nil, at2); r.Status != http.StatusNoContent {
+			t.Fatal(r.Raw)
+		}
+		page := e.get(issuer.RevocationsPath, "")
+		var streamed strings.Builder
+		for _, entry := range s.next(t, 2) {
+			streamed.Write(entry.Marshal())
+		}
+		for _, id := range secrets {
+			if strings.Contains(page.Raw, id) || strings.Contains(streamed.String(), id) {
+				t.Errorf("the feed hands out %q:\npage %s\nstream %s", id, page.Raw, streamed.String())
+			}
+		}
+		if !strings.Contains(page.Raw, waxseal.RevokeToken.Digest(jti)) || !strings.Contains(page.Raw, waxseal.RevokeSubject.Digest(u.ID)) {
+			t.Errorf("the feed lacks the digests of the revoked token and user: %s", page.Raw)
+		}
+	})
 }

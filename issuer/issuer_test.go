@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/waxseal/waxseal"
 	"github.com/waxseal/waxseal/issuer"
 	"github.com/waxseal/waxseal/password"
 	"github.com/waxseal/waxseal/ratelimit"
@@ -125,16 +126,17 @@ func TestRefreshRotation(t *testing.T) {
 		if e.works(at3) {
 			t.Error("the session's access token still works")
 		}
-		var sid string
+		var digest string
 		for _, rev := range e.revocations() {
 			if rev["kind"] == "sid" {
-				sid = rev["value"].(string)
+				digest, _ = rev["digest"].(string)
 			}
 		}
-		if sid == "" {
+		if digest == "" {
 			t.Error("the feed has no session revocation")
 		}
-		if ev, err := e.store.Audit(context.Background(), 0, 10, "", "refresh_reuse"); err != nil || len(ev) != 1 || ev[0].SessionID != sid {
+		ev, err := e.store.Audit(context.Background(), 0, 10, "", "refresh_reuse")
+		if err != nil || len(ev) != 1 || waxseal.RevokeSession.Digest(ev[0].SessionID) != digest {
 			t.Errorf("audit of the reuse: %v %v", ev, err)
 		}
 	})
