@@ -77,10 +77,13 @@ func TestReadmeWalkthrough(t *testing.T) {
 	// A process group of its own, so that the servers it starts die with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// A server the script left running when it failed still holds the
+	// output pipe: stop waiting for it shortly after bash exits.
+	cmd.WaitDelay = 2 * time.Second
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err = cmd.Run()
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // whatever the script left running
 	if err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "issuer.log"))
 		t.Fatalf("the README walk-through failed: %v\nscript:\n%s\noutput:\n%s\nissuer.log:\n%s", err, script.String(), out.String(), log)
