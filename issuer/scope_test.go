@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/waxseal/waxseal/issuer"
@@ -100,5 +101,28 @@ func TestNoScopeWithoutPolicy(t *testing.T) {
 	r := e.postForm(issuer.TokenPath, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {testPassword}, "scope": {"notes:export"}}, "")
 	if r.Status != http.StatusBadRequest || r.str("error") != "invalid_scope" {
 		t.Errorf("asking for a scope nobody defined: %d %s", r.Status, r.Raw)
+	}
+}
+
+func TestParseScopeRule(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		scope string
+		roles []string
+		ok    bool
+	}{
+		{"notes:read", "notes:read", nil, true},
+		{"notes:export=editor", "notes:export", []string{"editor"}, true},
+		{"", "", nil, false},
+		{"=editor", "", nil, false},
+		{"notes:export=", "", nil, false},
+		{"notes:export=a,b", "", nil, false},
+		{"notes export", "", nil, false},
+		{`notes"x`, "", nil, false},
+	} {
+		r, err := issuer.ParseScopeRule(tc.in)
+		if (err == nil) != tc.ok || tc.ok && (r.Scope != tc.scope || strings.Join(r.Roles, ",") != strings.Join(tc.roles, ",")) {
+			t.Errorf("ParseScopeRule(%q) = %+v, %v", tc.in, r, err)
+		}
 	}
 }
