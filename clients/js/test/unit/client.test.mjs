@@ -286,6 +286,28 @@ test("tabs: logout in one signs out all; so does a session ended elsewhere", asy
   all.forEach((t) => t.close());
 });
 
+test("sessions, endSession, logoutEverywhere and signup", async () => {
+  const iss = new FakeIssuer();
+  const [a, b] = tabs(iss, 2, { autoRefresh: false });
+  const reasons = [];
+  b.onChange((ev, _s, r) => ev === "signed-out" && reasons.push(r));
+  await a.signup("alice", "pw");
+  await assert.rejects(a.signup("bob", "weak"), (e) => e.code === "invalid_request" && /weak/.test(e.message));
+  await until(() => b.session() !== null);
+  const other = solo(iss);
+  await other.login("alice", "pw");
+  const list = await a.sessions();
+  assert.equal(list.length, 2);
+  await a.endSession(other.claims().sid);
+  assert.notEqual(a.session(), null, "ending another session keeps this one");
+  assert.equal((await other.fetch(ISSUER + "/api")).status, 401);
+  await a.logoutEverywhere();
+  await until(() => b.session() === null);
+  assert.deepEqual(reasons, ["logout_everywhere"]);
+  a.close();
+  b.close();
+});
+
 test("loginWithRedirect: authorization code request with PKCE S256, state and nonce", async () => {
   const iss = new FakeIssuer();
   const store = new MemStorage();

@@ -68,13 +68,30 @@ export class FakeIssuer {
       case "/v1/logout":
         this.counts.logout++;
         return new Response(null, { status: 204 });
+      case "/v1/logout-all":
+        return this.authed(req, () => {
+          for (const x of this.sessions.values()) x.ended = true;
+          this.expireAll();
+          return new Response(null, { status: 204 });
+        });
       case "/v1/sessions":
         return this.authed(req, () => json(200, { sessions: [...this.sessions.keys()].map((id) => ({ id, current: false })) }));
+      case "/v1/signup":
+        this.counts.signup = (this.counts.signup ?? 0) + 1;
+        return JSON.parse(body).password === "pw" ? json(201, { id: "u1" }) : json(400, { error: "invalid_request", error_description: "password too weak" });
       case "/api":
         this.counts.api++;
         return this.authed(req, () => json(200, { ok: true }));
       case "/api/no-challenge":
         return new Response("", { status: 401, headers: { "WWW-Authenticate": 'Bearer realm="api"' } });
+    }
+    const m = /^\/v1\/sessions\/(.+)$/.exec(u.pathname);
+    if (m && req.method === "DELETE") {
+      return this.authed(req, () => {
+        if (!this.sessions.has(m[1])) return json(404, { error: "not_found" });
+        this.endSession(m[1]); // its tokens stop working, as the guard's denylist makes them
+        return new Response(null, { status: 204 });
+      });
     }
     return json(404, { error: "not_found" });
   }
