@@ -107,7 +107,7 @@ export async function startStack({ mode = "header", ttl = "10m" } = {}) {
   const bin = build();
   const dir = mkdtempSync(join(tmpdir(), "waxseal-browser-"));
   const tls = makeCA(dir);
-  const [ap, ip, np, ep] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [ap, ip, np, ep, mp] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const app = `https://app.example.test:${ap}`;
   const auth = `https://auth.example.test:${ip}`;
   const api = `https://api.example.test:${np}`;
@@ -131,9 +131,10 @@ export async function startStack({ mode = "header", ttl = "10m" } = {}) {
   };
   start("waxseal", ["serve", "--database", db, "--listen", `127.0.0.1:${ip}`, "--issuer", auth, "--audience", "notes",
     "--tls-cert", tls.cert, "--tls-key", tls.key, "--access-ttl", ttl, "--allow-origin", app,
+    "--metrics-listen", `127.0.0.1:${mp}`,
     ...(mode === "cookie" ? ["--refresh-cookie"] : [])]);
   const proxy = await resolvingProxy();
-  const world = { app, auth, api, evil, mode, dir, tls, logs, procs, proxy };
+  const world = { app, auth, api, evil, mode, dir, tls, logs, procs, proxy, metrics: `http://127.0.0.1:${mp}/metrics` };
   await until(() => get(world, `${auth}/readyz`).then((r) => r.status === 200), 15_000, "issuer ready");
   start("notes", ["--listen", `127.0.0.1:${np}`, "--issuer", auth, "--database", join(dir, "notes.db"), "--allow-origin", app,
     "--tls-cert", tls.cert, "--tls-key", tls.key], { HTTPS_PROXY: `http://127.0.0.1:${proxy.address().port}`, SSL_CERT_FILE: tls.caFile });
@@ -169,11 +170,11 @@ export function get(world, url, { method = "GET", headers = {}, body } = {}) {
   });
 }
 
-/** Refresh-token exchanges the issuer has seen, from its /metrics. */
+/** Refresh-token exchanges the issuer has seen, from its /metrics (a listener of its own). */
 export async function refreshCount(world) {
-  const r = await get(world, `${world.auth}/metrics`);
+  const body = await (await fetch(world.metrics)).text();
   let n = 0;
-  for (const m of r.body.matchAll(/^waxseal_issuer_refreshes_total\{outcome="[a-z]+"\} (\d+)/gm)) n += Number(m[1]);
+  for (const m of body.matchAll(/^waxseal_issuer_refreshes_total\{outcome="[a-z]+"\} (\d+)/gm)) n += Number(m[1]);
   return n;
 }
 
