@@ -27,7 +27,7 @@ func TestLoginFloodMemory(t *testing.T) {
 		t.Skip("a measurement: set WAXSEAL_LOGIN_FLOOD to a number of logins, e.g. 1000, to run it")
 	}
 	db := "sqlite:" + filepath.Join(t.TempDir(), "waxseal.db")
-	runBinary(t, "", "keys", "generate", "--database", db)
+	runBinary(t, "", "migrate", "--database", db)
 	runBinary(t, crashPassword+"\n", "user", "add", "--database", db, "--password-stdin", "alice")
 	s := startServer(t, "flood", "--database", db, "--metrics-listen", "127.0.0.1:0")
 	pid := s.cmd.Process.Pid
