@@ -19,7 +19,9 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,7 +72,9 @@ func startInstance(t *testing.T, store waxseal.Store, master keyring.MasterKey, 
 		t.Fatal(err)
 	}
 	srv, err := issuer.New(issuer.Config{Issuer: iss, Store: store, Keys: ring, Hasher: cheapHasher(t),
-		Audiences: []string{audience}, AccessTTL: time.Hour, Logger: warnings})
+		Audiences: []string{audience}, AccessTTL: time.Hour, Logger: warnings,
+		// Every stream here, idle ones included, comes from loopback.
+		FeedMaxStreams: 1 << 14, FeedMaxStreamsPerClient: 1 << 14})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,6 +234,8 @@ func TestRevocationPropagation(t *testing.T) {
 		}
 	}
 
+	idle := openIdleStreams(t, instances)
+
 	load0 := loadavg()
 	var all, same, other []time.Duration
 	started := time.Now()
@@ -276,8 +282,8 @@ func TestRevocationPropagation(t *testing.T) {
 		}
 	}
 
-	t.Logf("%d revocations in %v; GOMAXPROCS=%d; load average before %s, after %s",
-		len(all), elapsed.Round(time.Millisecond), runtime.GOMAXPROCS(0), load0, loadavg())
+	t.Logf("%d revocations in %v with %d idle feed streams open; GOMAXPROCS=%d; load average before %s, after %s",
+		len(all), elapsed.Round(time.Millisecond), idle, runtime.GOMAXPROCS(0), load0, loadavg())
 	t.Logf("| from the revoke call's 200 until | n | p50 | p90 | p99 | max |")
 	t.Logf("|---|---|---|---|---|---|")
 	t.Logf("| every guard rejects the token | %s |", summary(all))
@@ -318,4 +324,43 @@ func loadavg() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// openIdleStreams opens WAXSEAL_IDLE_STREAMS feed streams (none when
+// unset), half on each instance, each on its own connection, read and
+// discarded until the test ends: the crowd of followers a big fleet keeps
+// open, which every revocation must reach besides the measured guards.
+func openIdleStreams(t *testing.T, instances []*instance) int {
+	t.Helper()
+	n, _ := strconv.Atoi(os.Getenv("WAXSEAL_IDLE_STREAMS"))
+	if n <= 0 {
+		return 0
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	opened := make(chan error, n)
+	for i := range n {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, instances[i%len(instances)].url+issuer.RevocationsPath, nil)
+		req.Header.Set("Accept", "text/event-stream")
+		wg.Go(func() {
+			resp, err := client.Do(req)
+			if err == nil && resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("status %d", resp.StatusCode)
+			}
+			opened <- err
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			io.Copy(io.Discard, resp.Body)
+		})
+	}
+	for range n {
+		if err := <-opened; err != nil {
+			t.Fatalf("opening an idle stream: %v", err)
+		}
+	}
+	return n
 }
