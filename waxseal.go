@@ -317,8 +317,15 @@ type Store interface {
 	// PruneAuthCodes deletes codes that expired before before.
 	PruneAuthCodes(ctx context.Context, before time.Time) (int64, error)
 
+	// NoteTokenLifetime records that access tokens may live d. The store
+	// keeps the longest lifetime it was ever told and keeps every
+	// revocation entry at least that long plus token.MaxLeeway after its
+	// creation (a key's entry that long beyond what its writer asked),
+	// whoever writes it: the server's policy, not a caller's flags.
+	NoteTokenLifetime(ctx context.Context, d time.Duration) error
 	// AppendRevocation commits r to the revocation log and returns it with
-	// its cursor, then wakes every watcher, on this instance and others.
+	// its cursor (and its expiry, as the store's policy extended it), then
+	// wakes every watcher, on this instance and others.
 	AppendRevocation(ctx context.Context, r Revocation) (*Revocation, error)
 	// Revocations returns up to limit entries with cursors above after, in
 	// cursor order, leaving out entries that expired before now.

@@ -297,6 +297,11 @@ func (s *Server) idTokenAlgs() []string {
 // background. stop ends the feed streams and the background work, and
 // waits for it; call it once the HTTP server has stopped.
 func (s *Server) Start(ctx context.Context) (stop func(), err error) {
+	// Whoever writes a revocation (the command line, another instance)
+	// keeps it as long as this server's tokens live.
+	if err := s.store.NoteTokenLifetime(ctx, s.cfg.AccessTTL); err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
 	if err := s.CatchUp(ctx); err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/waxseal/waxseal/issuer"
 	"github.com/waxseal/waxseal/jwk"
 	"github.com/waxseal/waxseal/keyring"
+	"github.com/waxseal/waxseal/password"
 	"github.com/waxseal/waxseal/sqlite"
 	"github.com/waxseal/waxseal/token"
 )
@@ -182,4 +183,35 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestRevocationLifetimeFromServerPolicy: `waxseal user disable` run with
+// the CLI's default --access-ttl against a server whose tokens live an
+// hour must not write an entry that lapses after 15 minutes, while the
+// disabled user's token still works.
+func TestRevocationLifetimeFromServerPolicy(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, eng engine) {
+		store := eng.open(t)
+		e := newEnv(t, store, nil, func(c *issuer.Config, _ *password.HasherConfig) { c.AccessTTL = time.Hour })
+		u := e.addUser("alice", testPassword)
+		access, _ := e.mustLogin("alice", testPassword)
+		cli := &issuer.Accounts{Store: store, Now: e.clock.Now, Logger: e.acct.Logger} // the CLI's default AccessTTL
+		if _, err := cli.EndUser(context.Background(), u.ID, true, "user_disabled", ""); err != nil {
+			t.Fatal(err)
+		}
+		if !e.refusedSoon(access) {
+			t.Fatal("the disabled user's token works")
+		}
+		_, exp := unverifiedIDs(t, access)
+		e.clock.Advance(exp.Sub(e.clock.Now()) - time.Minute) // the token still has a minute
+		if err := e.srv.CatchUp(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range e.revocations() {
+			if r["kind"] == "sub" && r["digest"] == waxseal.RevokeSubject.Digest(u.ID) {
+				return
+			}
+		}
+		t.Error("the disabled user's entry left the feed while their token is still valid")
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/waxseal/waxseal"
+	"github.com/waxseal/waxseal/token"
 )
 
 func mustAppend(t *testing.T, s waxseal.Store, r waxseal.Revocation) *waxseal.Revocation {
@@ -332,5 +333,36 @@ func testWatchWakesAtStart(t *testing.T, s waxseal.Store) {
 	case <-wakes:
 	case <-time.After(10 * time.Second):
 		t.Fatal("WatchRevocations did not wake at its start")
+	}
+}
+
+// testPolicyLifetime: entries are sized by the longest token lifetime an
+// issuer announced, not by what their writer asked; the lifetime only
+// grows.
+func testPolicyLifetime(t *testing.T, s waxseal.Store) {
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Second)
+	if err := s.NoteTokenLifetime(ctx, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.NoteTokenLifetime(ctx, 10*time.Minute); err != nil { // a second server, or an old one
+		t.Fatal(err)
+	}
+	short := mustAppend(t, s, waxseal.Revocation{Kind: waxseal.RevokeSubject, Value: "u", NotBefore: now,
+		Created: now, Expires: now.Add(15 * time.Minute)})
+	if want := now.Add(time.Hour + token.MaxLeeway); short.Expires.Before(want) {
+		t.Errorf("an entry asked for 15 min expires at +%v; want at least +%v", short.Expires.Sub(now), want.Sub(now))
+	}
+	long := mustAppend(t, s, waxseal.Revocation{Kind: waxseal.RevokeToken, Value: "j", Created: now, Expires: now.Add(3 * time.Hour)})
+	if !long.Expires.Equal(now.Add(3 * time.Hour)) {
+		t.Errorf("an entry asked for 3 h expires at +%v", long.Expires.Sub(now))
+	}
+	key := mustAppend(t, s, waxseal.Revocation{Kind: waxseal.RevokeKey, Value: "k", Created: now, Expires: now.Add(time.Hour)})
+	if !key.Expires.Equal(now.Add(2 * time.Hour)) {
+		t.Errorf("a key entry asked for 1 h expires at +%v; want the token lifetime on top, +2h", key.Expires.Sub(now))
+	}
+	got, err := s.Revocations(ctx, 0, 10, now.Add(time.Hour))
+	if err != nil || len(got) != 3 {
+		t.Errorf("entries read back an hour later: %d, %v; want all 3", len(got), err)
 	}
 }

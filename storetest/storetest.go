@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) waxseal.Store) {
 		{"OIDCClient", testOIDCClient},
 		{"Revocations", testRevocations},
 		{"RevocationsExpire", testRevocationsExpire},
+		{"RevocationLifetimeFromPolicy", testPolicyLifetime},
 		{"RevocationsTailedWhileAppended", func(t *testing.T, s waxseal.Store) { testTail(t, s, s) }},
 		{"WatchRevocations", testWatch},
 		{"WatchWakesAtStart", testWatchWakesAtStart},

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/waxseal/waxseal"
+	"github.com/waxseal/waxseal/token"
 )
 
 // AppendRevocation commits r and returns it with its cursor. An entry
@@ -46,8 +47,20 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, r *waxseal.Revocation)
 	case r.Created.IsZero() || r.Expires.IsZero():
 		return errors.New("revocation needs a creation and an expiry time")
 	}
-	if err := tx.QueryRowContext(ctx, `UPDATE revocation_cursor SET last = last + 1 RETURNING last`).Scan(&r.Cursor); err != nil {
+	var ttlMicros int64
+	if err := tx.QueryRowContext(ctx, `UPDATE revocation_cursor SET last = last + 1 RETURNING last, max_token_ttl_us`).Scan(&r.Cursor, &ttlMicros); err != nil {
 		return err
+	}
+	// The server's policy, not the writer's idea of it, sizes the entry: a
+	// command run with a shorter --access-ttl than the server's must not
+	// write an entry that lapses while tokens it matches still work.
+	ttl := time.Duration(ttlMicros) * time.Microsecond
+	if r.Kind == waxseal.RevokeKey {
+		// The writer sized it by the JWKS max-age and its own idea of the
+		// token lifetime; the server's lifetime comes on top.
+		r.Expires = r.Expires.Add(ttl)
+	} else if floor := r.Created.Add(ttl + token.MaxLeeway); ttl > 0 && r.Expires.Before(floor) {
+		r.Expires = floor
 	}
 	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO revocations (cursor, kind, value, not_before, created, expires) VALUES (?, ?, ?, ?, ?, ?)`),
 		r.Cursor, string(r.Kind), r.Value, s.tm(r.NotBefore), s.tm(r.Created), s.tm(r.Expires))
@@ -86,4 +99,16 @@ func (s *Store) PruneRevocations(ctx context.Context, now time.Time) (int64, err
 		return 0, s.fail("pruning revocations", err)
 	}
 	return n, nil
+}
+
+// NoteTokenLifetime records that access tokens may live d. The store keeps
+// the longest lifetime it was ever told, and sizes every revocation entry
+// by it, so that entries outlive the tokens they match whoever writes them.
+func (s *Store) NoteTokenLifetime(ctx context.Context, d time.Duration) error {
+	_, err := s.exec(ctx, `UPDATE revocation_cursor SET max_token_ttl_us = ? WHERE max_token_ttl_us < ?`,
+		d.Microseconds(), d.Microseconds())
+	if err != nil {
+		return s.fail("recording the token lifetime", err)
+	}
+	return nil
 }
