@@ -50,6 +50,7 @@ export function build() {
     execFileSync("go", ["build", "-o", join(dir, name), pkg], { cwd: REPO, stdio: ["ignore", "inherit", "inherit"] });
   }
   built = dir;
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
