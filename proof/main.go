@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -57,13 +58,15 @@ func run(ctx context.Context, short bool, out, pg, chromium string) error {
 	if err := os.MkdirAll(filepath.Join(out, "proof"), 0o755); err != nil {
 		return err
 	}
-	res, err := experiment.Run(ctx, o)
-	if err != nil {
-		return err
+	res, runErr := experiment.Run(ctx, o)
+	if res == nil {
+		return runErr
 	}
+	// What ran is reported even when a part failed; the failure is
+	// named in the report and in the exit status.
 	if err := experiment.Write(o, res); err != nil {
-		return err
+		return errors.Join(runErr, err)
 	}
 	fmt.Printf("wrote %s in %s\n", filepath.Join(out, "PROOF.md"), res.Elapsed.Round(1e9))
-	return nil
+	return runErr
 }

@@ -3,6 +3,7 @@ package experiment
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -73,7 +74,9 @@ func diffCommands(a, b map[string]int64) map[string]int64 {
 
 func runCosts(ctx context.Context, env *cluster.Env, o Options, res *Results) error {
 	c := &Costs{Wire: map[cluster.Mode]load.Wire{}, CredentialBytes: map[cluster.Mode]int{}, RunTTL: o.AccessTTL, RowsPerRefresh: -1, RowsPerLogin: -1}
-	res.Costs = c
+	if res.Loss == nil {
+		return errors.New("needs the instance-loss runs, which failed")
+	}
 	for _, m := range cluster.Modes {
 		c.Wire[m] = res.Loss[m].Wire
 	}
@@ -105,6 +108,7 @@ func runCosts(ctx context.Context, env *cluster.Env, o Options, res *Results) er
 		return err
 	}
 	c.DenylistEntry = denylistBytes()
+	res.Costs = c
 	return writeCosts(o, res)
 }
 
@@ -112,7 +116,6 @@ func runCosts(ctx context.Context, env *cluster.Env, o Options, res *Results) er
 // its processor time, and the rows PostgreSQL counts as written.
 func issuerCosts(ctx context.Context, env *cluster.Env, o Options, c *Costs) error {
 	ui := len(env.UserNames) - 1
-	cl := probe(cluster.UserIP(ui))
 	settle := func() (cluster.DBWrites, error) {
 		if env.Issuer.DBStats == nil {
 			return cluster.DBWrites{}, nil
@@ -126,7 +129,14 @@ func issuerCosts(ctx context.Context, env *cluster.Env, o Options, c *Costs) err
 	}
 	cpu0 := env.Issuer.CPU()
 	var refresh []string
-	for range o.CostRounds {
+	// Each login from an address of its own, as distinct clients would
+	// send them: the issuer allows one address a burst of 50 attempts.
+	var clients []*http.Client
+	for i := range o.CostRounds {
+		clients = append(clients, probe(cluster.UserIP(1000+i)))
+	}
+	for i := range o.CostRounds {
+		cl := clients[i]
 		st, _, body, err := status(cl, "POST", env.Issuer.URL+"/token", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}},
 			url.Values{"grant_type": {"password"}, "username": {env.UserNames[ui]}, "password": {env.Password}}.Encode())
 		if err != nil || st != 200 {
@@ -140,8 +150,8 @@ func issuerCosts(ctx context.Context, env *cluster.Env, o Options, c *Costs) err
 		return err
 	}
 	cpu2 := env.Issuer.CPU()
-	for _, rt := range refresh {
-		st, _, body, err := status(cl, "POST", env.Issuer.URL+"/token", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}},
+	for i, rt := range refresh {
+		st, _, body, err := status(clients[i], "POST", env.Issuer.URL+"/token", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}},
 			url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}.Encode())
 		if err != nil || st != 200 {
 			return fmt.Errorf("refresh: %d %v %s", st, err, body)
@@ -198,7 +208,18 @@ func clusterCosts(ctx context.Context, env *cluster.Env, c *Costs) error {
 			c.JWKSMaxAge = time.Duration(s) * time.Second
 		}
 	}
-	// The feed as a guard reads it: Server-Sent Events from the start.
+	// Five logouts, then the feed as a guard reads it: Server-Sent Events
+	// from the start (older entries may already be pruned).
+	for i := range 5 {
+		pc := probe(cluster.UserIP(1200 + i))
+		cred, err := login(pc, env, "", cluster.Waxseal, env.UserNames[len(env.UserNames)-1])
+		if err != nil {
+			return err
+		}
+		if st, _, _, err := status(pc, "POST", env.Issuer.URL+"/v1/logout", cred, ""); err != nil || st >= 300 {
+			return fmt.Errorf("logout: %d %v", st, err)
+		}
+	}
 	fctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
 	req, _ := http.NewRequestWithContext(fctx, "GET", env.Issuer.URL+"/v1/revocations?after=0", nil)
 	req.Header.Set("Accept", "text/event-stream")

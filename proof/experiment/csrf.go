@@ -88,13 +88,15 @@ func runCSRF(ctx context.Context, env *cluster.Env, o Options, res *Results) err
 		{"session cookie, SameSite=None; Secure", cluster.Sticky, "none", false},
 		{"session cookie, SameSite=None; Secure, with a CSRF token", cluster.Sticky, "none", true},
 	}
+	var all []CSRFResult
 	for i, t := range targets {
 		r, err := csrfTargetRun(ctx, bctx, env, evil, t, len(env.UserNames)-3-i)
 		if err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
 		}
-		res.CSRF = append(res.CSRF, r...)
+		all = append(all, r...)
 	}
+	res.CSRF = all
 	tab := &report.Table{Name: "csrf", Header: []string{"target", "attack from another site", "acted", "legitimate request acted (control)"}}
 	yes := func(b bool) string {
 		if b {

@@ -5,6 +5,7 @@ package experiment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -39,6 +40,7 @@ type Params struct {
 	OutAfter            time.Duration
 	RevRounds           int
 	BenchTime           time.Duration
+	BenchRounds         int           // each check keeps its fastest of this many rounds
 	CostRounds          int           // refreshes and logins timed one by one for the issuer's cost
 	StatsSettle         time.Duration // wait for PostgreSQL's counters to be reported
 }
@@ -48,9 +50,9 @@ func Full() Params {
 	return Params{
 		Name: "full", AccessTTL: 20 * time.Second, RefreshAhead: 10 * time.Second,
 		LossUsers: 90, LossThink: 200 * time.Millisecond, LossWarm: 10 * time.Second, LossAfter: 15 * time.Second,
-		ScaleUsers: 16, ScaleSizes: []int{1, 2, 4}, ScaleMeasure: 8 * time.Second, ScaleRounds: 2, CPUShare: 0.25,
+		ScaleUsers: 12, ScaleSizes: []int{1, 2, 4}, ScaleMeasure: 8 * time.Second, ScaleRounds: 2, CPUShare: 0.1,
 		OutUsers: 60, OutWarm: 8 * time.Second, OutDown: 10 * time.Second, OutAfter: 10 * time.Second,
-		RevRounds: 30, BenchTime: time.Second, CostRounds: 100, StatsSettle: 11 * time.Second,
+		RevRounds: 30, BenchTime: time.Second, BenchRounds: 3, CostRounds: 100, StatsSettle: 11 * time.Second,
 	}
 }
 
@@ -62,7 +64,7 @@ func Short() Params {
 		LossUsers: 6, LossThink: 100 * time.Millisecond, LossWarm: 2 * time.Second, LossAfter: 1500 * time.Millisecond,
 		ScaleUsers: 4, ScaleSizes: []int{1, 2}, ScaleMeasure: time.Second, ScaleRounds: 1, CPUShare: 0.25,
 		OutUsers: 4, OutWarm: 1500 * time.Millisecond, OutDown: 2 * time.Second, OutAfter: time.Second,
-		RevRounds: 2, BenchTime: 50 * time.Millisecond, CostRounds: 3, StatsSettle: 1500 * time.Millisecond,
+		RevRounds: 2, BenchTime: 50 * time.Millisecond, BenchRounds: 1, CostRounds: 3, StatsSettle: 1500 * time.Millisecond,
 	}
 }
 
@@ -95,6 +97,8 @@ type Results struct {
 	Costs      *Costs
 	Capacity   *Capacity
 	Tables     []*report.Table
+	Loads      []string // the load average as each experiment began
+	Failures   []string // experiments that failed, with their errors
 }
 
 // Run runs every experiment and writes the report.
@@ -127,17 +131,27 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		{"CSRF in Chromium", runCSRF},
 		{"costs", runCosts},
 	}
+	// An experiment that fails is reported and the others still run: a
+	// long run is not thrown away for one broken part.
+	var errs []error
 	for _, s := range steps {
-		o.Logf("experiment: %s", s.name)
+		o.Logf("experiment: %s (load average %s)", s.name, loadAvg())
+		res.Loads = append(res.Loads, s.name+": "+loadAvg())
 		t := time.Now()
 		if err := s.f(ctx, env, o, res); err != nil {
-			return res, fmt.Errorf("%s: %w", s.name, err)
+			o.Logf("experiment: %s FAILED: %v", s.name, err)
+			res.Failures = append(res.Failures, fmt.Sprintf("%s: %v", s.name, err))
+			errs = append(errs, fmt.Errorf("%s: %w", s.name, err))
+			if ctx.Err() != nil {
+				break
+			}
+			continue
 		}
 		o.Logf("experiment: %s done in %s", s.name, time.Since(t).Round(time.Second))
 	}
 	res.Capacity = capacity(res)
 	res.Elapsed = time.Since(res.Started)
-	return res, nil
+	return res, errors.Join(errs...)
 }
 
 func dbKind(pg string) string {

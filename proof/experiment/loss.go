@@ -34,7 +34,7 @@ type LossResult struct {
 
 // runLoss runs the instance-loss experiment in each mode.
 func runLoss(ctx context.Context, env *cluster.Env, o Options, res *Results) error {
-	res.Loss = map[cluster.Mode]*LossResult{}
+	all := map[cluster.Mode]*LossResult{}
 	for _, m := range cluster.Modes {
 		r, err := lossRun(ctx, env, o, m)
 		if err != nil {
@@ -42,8 +42,9 @@ func runLoss(ctx context.Context, env *cluster.Env, o Options, res *Results) err
 		}
 		o.Logf("  %s: kill at %s; after it %d requests, %d failed, %d refused, %d users forced to log in, recovered in %s",
 			m, r.Kill.Round(time.Millisecond), r.After, r.Failed, r.Refused, r.ForcedUsers, r.Recover.Round(time.Millisecond))
-		res.Loss[m] = r
+		all[m] = r
 	}
+	res.Loss = all
 	return writeLoss(o, res)
 }
 

@@ -20,7 +20,7 @@ type OutageResult struct {
 	Start           time.Duration // since the load started
 	Requests        int           // API requests from the stop until OutAfter past the restart
 	AnsweredWhile   int           // API requests started and answered 2xx while it was stopped
-	AnsweredBefore  float64       // 2xx API answers per second before the stop
+	AnsweredBefore  float64       // 2xx API answers per second over the last third of the time before the stop
 	FailedDuring    int
 	FailedAfter     int
 	Refused         int
@@ -36,6 +36,7 @@ func runOutage(ctx context.Context, env *cluster.Env, o Options, res *Results) e
 		mode    cluster.Mode
 		stopped string
 	}{{cluster.Waxseal, "Redis"}, {cluster.Sticky, "Redis"}, {cluster.Shared, "Redis"}, {cluster.Waxseal, "issuer"}}
+	var all []*OutageResult
 	for _, s := range scenarios {
 		r, err := outageRun(ctx, env, o, s.mode, s.stopped)
 		if err != nil {
@@ -43,8 +44,9 @@ func runOutage(ctx context.Context, env *cluster.Env, o Options, res *Results) e
 		}
 		o.Logf("  %s: %d requests, %d failed during, %d after, %d refused, %d forced logins, %d refreshes failed, recovered %s after restart",
 			r.Name, r.Requests, r.FailedDuring, r.FailedAfter, r.Refused, r.ForcedUsers, r.RefreshFailed, r.RecoverAfterEnd.Round(time.Millisecond))
-		res.Outage = append(res.Outage, r)
+		all = append(all, r)
 	}
+	res.Outage = all
 	return writeOutage(o, res)
 }
 
@@ -83,7 +85,7 @@ func outageRun(ctx context.Context, env *cluster.Env, o Options, m cluster.Mode,
 	forced := map[int]bool{}
 	for _, e := range r.Events {
 		if e.At < r.Start {
-			if e.Kind.API() && e.OK() && e.At >= r.Start/2 {
+			if e.Kind.API() && e.OK() && e.At >= r.Start-r.Start/3 {
 				r.AnsweredBefore++
 			}
 			continue
@@ -120,7 +122,7 @@ func outageRun(ctx context.Context, env *cluster.Env, o Options, m cluster.Mode,
 		}
 	}
 	r.ForcedUsers = len(forced)
-	r.AnsweredBefore /= (r.Start - r.Start/2).Seconds()
+	r.AnsweredBefore /= (r.Start / 3).Seconds()
 	return r, nil
 }
 

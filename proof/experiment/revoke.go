@@ -30,15 +30,16 @@ type RevocationResult struct {
 }
 
 func runRevocation(ctx context.Context, env *cluster.Env, o Options, res *Results) error {
-	res.Revocation = map[cluster.Mode]*RevocationResult{}
+	all := map[cluster.Mode]*RevocationResult{}
 	for _, m := range cluster.Modes {
 		r, err := revocationRun(ctx, env, o, m)
 		if err != nil {
 			return err
 		}
 		o.Logf("  %s: accepted on %.1f of %d instances; refused everywhere p50 %s ms, max %s ms", m, r.AcceptedOn, r.Instances, ms(r.P50), ms(r.Max))
-		res.Revocation[m] = r
+		all[m] = r
 	}
+	res.Revocation = all
 	return writeRevocation(o, res)
 }
 

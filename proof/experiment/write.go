@@ -1,12 +1,14 @@
 package experiment
 
 import (
+	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/waxseal/waxseal/proof/cluster"
+	"github.com/waxseal/waxseal/proof/report"
 )
 
 // Verdict is one row of the summary.
@@ -18,7 +20,7 @@ type Verdict struct {
 func Verdicts(res *Results) []Verdict {
 	var v []Verdict
 	rev := res.Revocation[cluster.Waxseal]
-	if rev != nil {
+	if rev != nil { // the map holds every mode or none
 		st := res.Revocation[cluster.Sticky]
 		verdict := "held"
 		if rev.AcceptedOn < float64(rev.Instances) {
@@ -70,7 +72,7 @@ func Verdicts(res *Results) []Verdict {
 			issuer = o
 		}
 	}
-	if redis != nil && issuer != nil {
+	if redis != nil && issuer != nil { // every scenario or none
 		verdict := "held with a condition"
 		var shared *OutageResult
 		for _, o := range res.Outage {
@@ -126,6 +128,66 @@ func Verdicts(res *Results) []Verdict {
 		v = append(v, Verdict{"A cross-site request carries no credential (no CSRF)", verdict,
 			fmt.Sprintf("Chromium: %d of %d cross-site attacks acted on the bearer API; %d of %d acted on the cookie apps", acted, tried, cookieActed, len(res.CSRF)-tried)})
 	}
+	// The sessions' own answers, judged the same way.
+	if l := res.Loss[cluster.Shared]; l != nil {
+		var out *OutageResult
+		for _, o := range res.Outage {
+			if o.Mode == cluster.Shared {
+				out = o
+			}
+		}
+		verdict, fig := "held", fmt.Sprintf("instance killed: %d of %d users logged out, %d requests failed", l.ForcedUsers, l.Users, l.Failed)
+		if l.ForcedUsers > 0 {
+			verdict = "did not hold"
+		}
+		if out != nil {
+			fig += fmt.Sprintf("; but with Redis stopped %s it answered %.0f req/s (before: %.0f), %d requests failed", out.Down,
+				float64(out.AnsweredWhile)/out.Down.Seconds(), out.AnsweredBefore, out.FailedDuring+out.FailedAfter)
+			if verdict == "held" && out.AnsweredWhile < out.Requests/10 {
+				verdict = "held with a condition (Redis must stay up)"
+			}
+		}
+		v = append(v, Verdict{"Sessions' answer: a shared Redis store lets any instance serve", verdict, fig})
+	}
+	if l := res.Loss[cluster.Sticky]; l != nil {
+		refused := 0
+		for _, e := range l.Events {
+			if e.At < l.Kill && e.Kind.API() && e.Status == 401 {
+				refused++
+			}
+		}
+		verdict := "held with a condition (no instance may die)"
+		if refused > 0 {
+			verdict = "did not hold"
+		} else if l.ForcedUsers == 0 {
+			verdict = "held"
+		}
+		v = append(v, Verdict{"Sessions' answer: sticky routing keeps each user on the instance holding the session", verdict,
+			fmt.Sprintf("%d requests refused while all instances lived; one killed: %d of %d users logged out, recovered in %.2f s", refused, l.ForcedUsers, l.Users, l.Recover.Seconds())})
+	}
+	if len(res.CSRF) > 0 {
+		with, without, withN, withoutN := 0, 0, 0, 0
+		for _, r := range res.CSRF {
+			switch {
+			case strings.Contains(r.Target, "CSRF token"):
+				withN++
+				if r.Acted {
+					with++
+				}
+			case strings.Contains(r.Target, "None"):
+				withoutN++
+				if r.Acted {
+					without++
+				}
+			}
+		}
+		verdict := "held"
+		if with > 0 {
+			verdict = "did not hold"
+		}
+		v = append(v, Verdict{"Sessions' answer: a CSRF token stops cross-site requests", verdict,
+			fmt.Sprintf("SameSite=None cookie: %d of %d cross-site attacks acted with the token checked, %d of %d without", with, withN, without, withoutN)})
+	}
 	if rev != nil {
 		sh := res.Revocation[cluster.Shared]
 		verdict := "held with a condition"
@@ -139,9 +201,38 @@ func Verdicts(res *Results) []Verdict {
 	return v
 }
 
+var summaryHeader = []string{"claim", "verdict", "deciding figure", "run", "started"}
+
+// previousVerdicts reads the verdicts of the last run of the same kind from
+// the summary.csv that this run is about to replace.
+func previousVerdicts(o Options, kind string) (map[string]string, string) {
+	f, err := os.Open(filepath.Join(outDir(o), "summary.csv"))
+	if err != nil {
+		return nil, ""
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) < 2 {
+		return nil, ""
+	}
+	out := map[string]string{}
+	when := ""
+	for _, r := range rows[1:] {
+		if len(r) == len(summaryHeader) && r[3] == kind {
+			out[r[0]] = r[1]
+			when = r[4]
+		}
+	}
+	if len(out) == 0 {
+		return nil, ""
+	}
+	return out, when
+}
+
 // Write writes PROOF.md into o.Out; the tables and plots are already in
 // o.Out/proof.
 func Write(o Options, res *Results) error {
+	rev := res.Revocation[cluster.Waxseal]
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	table := func(name string) string {
@@ -159,14 +250,51 @@ func Write(o Options, res *Results) error {
 	w("# Proof: stateless tokens against server sessions, side by side\n\n")
 	w("This file is written by the harness in [`proof/`](../proof); do not edit it by hand. Run it again with\n\n")
 	w("```\nproof/run            # the full run, about 10 minutes; rewrites this file\n```\n\n")
-	w("Run: %s, %s version, %s in all. Machine: %s; load average %s at the end, shared with other work, so absolute numbers move from run to run; the comparisons are between modes measured in the same run.\n\n",
-		res.Started.Format("2006-01-02 15:04 UTC"), p.Name, res.Elapsed.Round(1e9), res.Machine, loadAvg())
-	w("## Summary\n\nOne row per claim of the design. The figure is what decided it.\n\n| claim | verdict | deciding figure |\n|---|---|---|\n")
-	for _, v := range Verdicts(res) {
-		w("| %s | **%s** | %s |\n", v.Claim, v.Verdict, v.Figure)
+	w("Run: %s, %s version, %s in all. Machine: %s, shared with other work (one-minute load average as each experiment began: %s; %s at the end), so absolute numbers move from run to run; the comparisons are between modes measured in the same run.\n\n",
+		res.Started.Format("2006-01-02 15:04 UTC"), p.Name, res.Elapsed.Round(1e9), res.Machine, strings.Join(res.Loads, ", "), loadAvg())
+	verdicts := Verdicts(res)
+	prev, prevWhen := previousVerdicts(o, p.Name)
+	w("## Summary\n\nOne row per claim of the design. The figure is what decided it.")
+	if prev != nil {
+		w(" The last column is the previous %s run's verdict (%s), kept in [proof/summary.csv](proof/summary.csv) from run to run: the numbers move with the machine's load, the verdicts should not.", p.Name, prevWhen)
 	}
-	w("\nWhere waxseal pays: every API request carries its token (%d bytes of header against %d for a session cookie); every user refreshes about %.0f times an hour at the default 10-minute lifetime, each a write transaction at the issuer; a revocation takes the feed's few milliseconds where deleting a shared session takes effect at once; a token never seen before costs a full signature check; and logins and refreshes need the issuer, which is a shared part like a session store.\n\n",
-		res.Costs.CredentialBytes[cluster.Waxseal], res.Costs.CredentialBytes[cluster.Sticky], 3600/(600.0-10))
+	w("\n\n| claim | verdict | deciding figure |")
+	if prev != nil {
+		w(" previous run |")
+	}
+	w("\n|---|---|---|")
+	if prev != nil {
+		w("---|")
+	}
+	w("\n")
+	rows := [][]string{}
+	stamp := res.Started.Format("2006-01-02 15:04 UTC")
+	for _, v := range verdicts {
+		w("| %s | **%s** | %s |", v.Claim, v.Verdict, v.Figure)
+		if prev != nil {
+			pv, ok := prev[v.Claim]
+			if !ok {
+				pv = "–"
+			}
+			w(" %s |", pv)
+		}
+		w("\n")
+		rows = append(rows, []string{v.Claim, v.Verdict, v.Figure, p.Name, stamp})
+	}
+	if err := report.WriteCSV(filepath.Join(outDir(o), "summary.csv"), summaryHeader, rows); err != nil {
+		return err
+	}
+	if len(res.Failures) > 0 {
+		w("\n**Experiments that failed in this run** (their rows above are missing or partial):\n\n")
+		for _, f := range res.Failures {
+			w("- %s\n", f)
+		}
+	}
+	if res.Costs != nil && rev != nil {
+		w("\nWhere waxseal pays: every API request carries its token (%d bytes of header against %d for a session cookie); every user refreshes about %.0f times an hour at the default 10-minute lifetime, each a write transaction at the issuer (%.1f rows); a revocation reaches every instance through the feed (median %s ms, worst %s ms here) where deleting a shared session takes effect at the next request; a token never seen before costs a full signature check; and logins and refreshes need the issuer, which is a shared part like a session store.\n\n",
+			res.Costs.CredentialBytes[cluster.Waxseal], res.Costs.CredentialBytes[cluster.Sticky], 3600/(600.0-10), res.Costs.RowsPerRefresh,
+			ms(rev.P50), ms(rev.Max))
+	}
 	w("## Topology\n\nEverything is a real process on loopback, started by the harness:\n\n")
 	w("- the waxseal issuer (`waxseal serve`, built from this repository, %s, access tokens for %s), with %d accounts made through `POST /v1/signup`;\n", dbKind(o.Postgres), p.AccessTTL, len(res.Params.ScaleSizes)*0+max(p.LossUsers, p.ScaleUsers, p.OutUsers)+8)
 	w("- N instances of the notes API, each with `GOMAXPROCS=1`, sharing one SQLite file of notes, in three modes:\n")
@@ -190,7 +318,7 @@ func Write(o Options, res *Results) error {
 	}
 	w(". nginx, Redis and the load generator are not capped. *Instance CPU per request* is the instances' processor time (from /proc) over the answered requests.\n\n")
 	w("%s%s%s\n", table("scale-out"), img("scale-out", "requests per second against instances"), img("scale-out-p99", "p99 latency against instances"))
-	w("### The authentication check per request\n\nGo benchmarks of the check alone (`testing.Benchmark`, best of the runs), the same code as `go test -bench . ./proof/experiment/` runs:\n\n")
+	w("### The authentication check per request\n\nGo benchmarks of the check alone (`testing.Benchmark`, the fastest of %d rounds taken in turn), the same code as `(cd proof && go test -run '^$' -bench AuthCheck -benchmem ./experiment/)` runs (see docs/BENCHMARKS.md):\n\n", p.BenchRounds)
 	w("%s%s\n", table("auth-cost"), img("auth-cost", "cost of one authentication check"))
 
 	w("## Shared-store outage\n\nThree instances under steady load (%d users); after %s the shared part is stopped (SIGKILL) for %s and restarted (Redis with its append-only file, so sessions survive the restart; the issuer on the same database). waxseal has no session store, so its fair counterpart is its issuer, stopped the same way.\n\n", p.OutUsers, p.OutWarm, p.OutDown)
@@ -206,7 +334,7 @@ func Write(o Options, res *Results) error {
 		w("%s\n\n", res.CSRFNote)
 	}
 	w("%s%s\n", table("csrf"), img("csrf", "cross-site attacks that acted, per target"))
-	w("The bearer API is safe because the browser has nothing to attach: the token lives in the app's script and goes only where the script sends it. Cookie apps are safe with `SameSite=Lax` or `Strict` (scs's default is Lax) or a CSRF token; they are open when the cookie must be `SameSite=None` (an app embedded in or called from another site) and no CSRF token is checked.\n\n")
+	w("%s\n\n", csrfText(res))
 
 	w("## What it costs\n\nBytes counted at the load generator's sockets (HTTP/1.1 headers and bodies) over the instance-loss runs; issuer costs from %d logins then %d refreshes one at a time on a quiet issuer (processor time from /proc; rows from PostgreSQL's `pg_stat_database`).\n\n", p.CostRounds, p.CostRounds)
 	w("%s%s\n", table("costs"), img("wire", "bytes on the wire per request"))
@@ -230,4 +358,33 @@ func Write(o Options, res *Results) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(o.Out, "PROOF.md"), []byte(b.String()), 0o644)
+}
+
+// csrfText says in words what the browser did.
+func csrfText(res *Results) string {
+	if len(res.CSRF) == 0 {
+		return ""
+	}
+	acted := map[string][]string{}
+	var order []string
+	for _, r := range res.CSRF {
+		if _, ok := acted[r.Target]; !ok {
+			order = append(order, r.Target)
+			acted[r.Target] = nil
+		}
+		if r.Acted {
+			acted[r.Target] = append(acted[r.Target], r.Attack)
+		}
+	}
+	var parts []string
+	for _, t := range order {
+		if len(acted[t]) == 0 {
+			parts = append(parts, fmt.Sprintf("against *%s* no cross-site request acted", t))
+		} else {
+			parts = append(parts, fmt.Sprintf("against *%s* these acted: %s", t, strings.Join(acted[t], "; ")))
+		}
+	}
+	return "In this run, " + strings.Join(parts, "; ") + ". " +
+		"The bearer API is safe whatever the cookie rules, because the browser has nothing to attach: the token lives in the app's script and goes only where the script sends it. " +
+		"A cookie app is as safe as its cookie's SameSite attribute and its CSRF token make it: scs's default, Lax, keeps the cookie off cross-site POSTs; an app that must be reached from other sites needs SameSite=None and then a CSRF token, which the app must check on every state-changing request."
 }

@@ -263,7 +263,10 @@ func (u *user) run(ctx context.Context) {
 				continue
 			case refreshFailed:
 				if time.Now().After(u.exp) {
-					continue // nothing valid to send; try again after a pause
+					// Nothing valid to send: the request the user wanted
+					// fails without reaching the API.
+					u.record(time.Now(), Read, 0, false)
+					continue
 				}
 			}
 		}
@@ -302,7 +305,7 @@ func (u *user) login(ctx context.Context, forced bool) bool {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		u.r.authReqs.Add(1)
 		var h http.Header
-		status, h = u.do(ctx, u.api, req, nil)
+		status, h = u.do(ctx, u.auth, req, nil)
 		if status == http.StatusOK {
 			u.takeCookie(h)
 		}

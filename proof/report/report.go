@@ -120,7 +120,21 @@ func Lines(dir, name, title, x, y string, series []Series, logY bool) error {
 		p.Add(l, pts)
 		p.Legend.Add(s.Name, l, pts)
 	}
+	if !logY {
+		headroom(p, len(series))
+	}
 	return save(p, dir, name)
+}
+
+// headroom raises the top of a linear y axis so that the legend, in the
+// top right corner, sits above the data rather than on it.
+func headroom(p *plot.Plot, entries int) {
+	p.Y.Min = math.Min(p.Y.Min, 0)
+	top := p.Y.Max
+	if top <= 0 {
+		top = 1
+	}
+	p.Y.Max = top * (1.15 + 0.08*float64(entries))
 }
 
 var shapes = []draw.GlyphDrawer{draw.CircleGlyph{}, draw.TriangleGlyph{}, draw.SquareGlyph{}, draw.PlusGlyph{}, draw.CrossGlyph{}, draw.RingGlyph{}}
@@ -166,7 +180,8 @@ func Bars(dir, name, title, y string, categories []string, groups []Series) erro
 		p.Legend.Add(g.Name, b)
 	}
 	p.NominalX(categories...)
-	p.Y.Min = 0
+	p.X.Min, p.X.Max = -0.6, float64(len(categories))-0.4
+	headroom(p, len(groups))
 	return save(p, dir, name)
 }
 
