@@ -49,9 +49,9 @@ type Params struct {
 func Full() Params {
 	return Params{
 		Name: "full", AccessTTL: 20 * time.Second, RefreshAhead: 10 * time.Second,
-		LossUsers: 90, LossThink: 200 * time.Millisecond, LossWarm: 10 * time.Second, LossAfter: 15 * time.Second,
+		LossUsers: 90, LossThink: 200 * time.Millisecond, LossWarm: 6 * time.Second, LossAfter: 15 * time.Second,
 		ScaleUsers: 12, ScaleSizes: []int{1, 2, 4}, ScaleMeasure: 8 * time.Second, ScaleRounds: 2, CPUShare: 0.1,
-		OutUsers: 60, OutWarm: 8 * time.Second, OutDown: 10 * time.Second, OutAfter: 10 * time.Second,
+		OutUsers: 60, OutWarm: 5 * time.Second, OutDown: 10 * time.Second, OutAfter: 10 * time.Second,
 		RevRounds: 30, BenchTime: time.Second, BenchRounds: 3, CostRounds: 100, StatsSettle: 11 * time.Second,
 	}
 }

@@ -61,6 +61,8 @@ func lossRun(ctx context.Context, env *cluster.Env, o Options, m cluster.Mode) (
 		Mode: m, LB: c.LB.URL, Issuer: env.Issuer.URL, Users: env.UserNames[:o.LossUsers], Password: env.Password,
 		Think: o.LossThink, WriteShare: 0.2, DeleteShare: 0.1, RefreshAhead: o.RefreshAhead, Spread: o.LossWarm / 3,
 	})
+	// Steady load: every user logged in, then the warm-up.
+	waitLoggedIn(ctx, run, o.LossUsers, 60*time.Second)
 	sleep(ctx, o.LossWarm)
 	// The instance to kill is the busiest so far (by processor time): in
 	// round robin they are alike; in sticky mode it is the one holding the

@@ -20,7 +20,7 @@ type OutageResult struct {
 	Start           time.Duration // since the load started
 	Requests        int           // API requests from the stop until OutAfter past the restart
 	AnsweredWhile   int           // API requests started and answered 2xx while it was stopped
-	AnsweredBefore  float64       // 2xx API answers per second over the last third of the time before the stop
+	AnsweredBefore  float64       // 2xx API answers per second over the warm-up, every user logged in
 	FailedDuring    int
 	FailedAfter     int
 	Refused         int
@@ -61,6 +61,7 @@ func outageRun(ctx context.Context, env *cluster.Env, o Options, m cluster.Mode,
 		Mode: m, LB: c.LB.URL, Issuer: env.Issuer.URL, Users: env.UserNames[:o.OutUsers], Password: env.Password,
 		Think: o.LossThink, WriteShare: 0.2, DeleteShare: 0.1, RefreshAhead: o.RefreshAhead, Spread: o.OutWarm / 3,
 	})
+	waitLoggedIn(ctx, run, o.OutUsers, 60*time.Second)
 	sleep(ctx, o.OutWarm)
 	var restart func(context.Context) error
 	if stopped == "Redis" {
@@ -85,7 +86,7 @@ func outageRun(ctx context.Context, env *cluster.Env, o Options, m cluster.Mode,
 	forced := map[int]bool{}
 	for _, e := range r.Events {
 		if e.At < r.Start {
-			if e.Kind.API() && e.OK() && e.At >= r.Start-r.Start/3 {
+			if e.Kind.API() && e.OK() && e.At >= r.Start-o.OutWarm {
 				r.AnsweredBefore++
 			}
 			continue
@@ -122,7 +123,7 @@ func outageRun(ctx context.Context, env *cluster.Env, o Options, m cluster.Mode,
 		}
 	}
 	r.ForcedUsers = len(forced)
-	r.AnsweredBefore /= (r.Start / 3).Seconds()
+	r.AnsweredBefore /= o.OutWarm.Seconds()
 	return r, nil
 }
 
