@@ -124,8 +124,8 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// timeline counts, per bucket since the kill, the requests that failed or
-// were refused (and forced logins).
+// timeline counts, per bucket of the time they ended, relative to zero,
+// the requests for which bad holds.
 func timeline(evs []load.Event, zero, bucket, from, to time.Duration, bad func(load.Event) bool) plotter.XYs {
 	n := int((to - from) / bucket)
 	xy := make(plotter.XYs, n)
@@ -133,7 +133,7 @@ func timeline(evs []load.Event, zero, bucket, from, to time.Duration, bad func(l
 		xy[i].X = (from + time.Duration(i)*bucket).Seconds()
 	}
 	for _, e := range evs {
-		t := e.At - zero
+		t := e.At + e.Latency - zero
 		if t < from || t >= to || !bad(e) {
 			continue
 		}
@@ -173,7 +173,7 @@ func writeLoss(o Options, res *Results) error {
 		return err
 	}
 	return report.Lines(dir, "instance-loss", "Instance loss: one of 3 instances killed (SIGKILL) at t = 0",
-		"time since the kill (s)", "failed or refused requests + forced logins per second", series, false)
+		"time since the kill (s), by the end of each request", "failed or refused requests + forced logins per second", series, false)
 }
 
 var eventHeader = []string{"mode", "t_ms_since_event", "latency_ms", "user", "kind", "status", "forced_login"}

@@ -153,5 +153,5 @@ func writeOutage(o Options, res *Results) error {
 		return err
 	}
 	return report.Lines(dir, "outage", fmt.Sprintf("Shared part stopped for %s at t = 0 (3 instances, steady load)", o.OutDown),
-		"time since the stop (s)", "failed requests, logins and refreshes per second", series, false)
+		"time since the stop (s), by the end of each request", "failed requests, logins and refreshes per second", series, false)
 }
