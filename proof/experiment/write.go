@@ -319,12 +319,14 @@ func Write(o Options, res *Results) error {
 	}
 	w(". nginx, Redis and the load generator are not capped. *Instance CPU per request* is the instances' processor time (from /proc) over the answered requests.\n\n")
 	w("%s%s%s\n", table("scale-out"), img("scale-out", "requests per second against instances"), img("scale-out-p99", "p99 latency against instances"))
+	w("%s\n\n", scaleText(res))
 	w("### The authentication check per request\n\nGo benchmarks of the check alone (`testing.Benchmark`, the fastest of %d rounds taken in turn), the same code as `(cd proof && go test -run '^$' -bench AuthCheck -benchmem ./experiment/)` runs (see docs/BENCHMARKS.md):\n\n", p.BenchRounds)
 	w("%s%s\n", table("auth-cost"), img("auth-cost", "cost of one authentication check"))
 
 	w("## Shared-store outage\n\nThree instances under steady load (%d users); once every user has logged in and %s more have passed, the shared part is stopped (SIGKILL) for %s and restarted (Redis with its append-only file, so sessions survive the restart; the issuer on the same database). waxseal has no session store, so its fair counterpart is its issuer, stopped the same way.\n\n", p.OutUsers, p.OutWarm, p.OutDown)
 	w("%s%s\n", table("outage"), img("outage", "failures per second while the shared part is down"))
 	w("Per-request data: [proof/outage-requests.csv](proof/outage-requests.csv).\n\n")
+	w("With Redis stopped, every request of the shared-session mode needs the store and fails or waits; the other modes do not use it. waxseal's shared part is the issuer: while it is down no one can log in or refresh (the refresh attempts above), but the guards keep verifying locally, so API requests go on for as long as the tokens users hold stay valid. Here tokens are refreshed %s before they expire, so an outage of %s is ridden out; an outage longer than the time left on a user's token fails that user's requests until the issuer is back, and every login during it fails (no login fell in this window). With the default 10-minute tokens, a client that refreshes earlier (say at half-life) rides out a 5-minute issuer outage. After %s without the feed a guard stops serving (503, fail closed), which no outage here reached.\n\n", p.RefreshAhead, p.OutDown, "`FeedStaleAfter` (1 minute)")
 
 	w("## Revocation\n\nFor each of %d logouts: log in, check that each instance (asked directly, past nginx) accepts the credential, log out (waxseal: `POST /v1/logout` at the issuer; sessions: `POST /logout` through nginx), then ask every instance again and again until each refuses it. The time runs from the logout's answer until the last instance refuses.\n\n", p.RevRounds)
 	w("%s%s\n", table("revocation"), img("revocation", "time from logout until refused everywhere"))
@@ -339,6 +341,7 @@ func Write(o Options, res *Results) error {
 
 	w("## What it costs\n\nBytes counted at the load generator's sockets (HTTP/1.1 headers and bodies) over the instance-loss runs; issuer costs from %d logins then %d refreshes one at a time on a quiet issuer (processor time from /proc; rows from PostgreSQL's `pg_stat_database`).\n\n", p.CostRounds, p.CostRounds)
 	w("%s%s\n", table("costs"), img("wire", "bytes on the wire per request"))
+	w("Requests are larger with waxseal by the token's size; responses are larger with scs because, with an idle timeout, it sends `Set-Cookie` again on every response to push the session's deadline (and writes the session to Redis, the last row). The issuer's CPU per refresh was measured on this loaded machine, so the capacity model below scales an upper figure.\n\n")
 
 	w("## Capacity model: 100 service instances, 10⁶ active users\n\n")
 	if c := res.Capacity; c != nil {
@@ -388,4 +391,23 @@ func csrfText(res *Results) string {
 	return "In this run, " + strings.Join(parts, "; ") + ". " +
 		"The bearer API is safe whatever the cookie rules, because the browser has nothing to attach: the token lives in the app's script and goes only where the script sends it. " +
 		"A cookie app is as safe as its cookie's SameSite attribute and its CSRF token make it: scs's default, Lax, keeps the cookie off cross-site POSTs; an app that must be reached from other sites needs SameSite=None and then a CSRF token, which the app must check on every state-changing request."
+}
+
+// scaleText reads the scale-out table in words.
+func scaleText(res *Results) string {
+	if len(res.Scale) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, m := range cluster.Modes {
+		pts := res.Scale[m]
+		first, last := pts[0], pts[len(pts)-1]
+		parts = append(parts, fmt.Sprintf("%s %.0f → %.0f req/s (%.2f×), %.0f µs of instance CPU per request on one instance",
+			m, first.ReqPerSec, last.ReqPerSec, last.ReqPerSec/first.ReqPerSec, float64(first.CPUPerRequest)/1e3))
+	}
+	return "From " + fmt.Sprint(res.Scale[cluster.Waxseal][0].Instances) + " to " + fmt.Sprint(res.Scale[cluster.Waxseal][len(res.Scale[cluster.Waxseal])-1].Instances) +
+		" instances: " + strings.Join(parts, "; ") + ". " +
+		"All three modes scale out here, the session modes because their routing (ip_hash) or their store (one Redis) was not yet the bottleneck at this size; " +
+		"what differs is the cost per request at the instance, which decides how many instances a load needs: the shared-session mode pays a Redis round trip, a gob decode and a Redis write per request, the sticky mode the gob decode. " +
+		"The ratios are below linear because nginx, Redis and the load generator share the two cores with the instances and with other work; the largest cluster's points are the most affected, so a ratio between modes at one size is more telling than a mode's own curve."
 }
