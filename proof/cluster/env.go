@@ -143,9 +143,13 @@ func (e *Env) Close() {
 	if e.pgName != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if c, err := pgx.Connect(ctx, e.Postgres); err == nil {
-			c.Exec(ctx, "DROP DATABASE IF EXISTS "+e.pgName+" WITH (FORCE)")
+		c, err := pgx.Connect(ctx, e.Postgres)
+		if err == nil {
+			_, err = c.Exec(ctx, "DROP DATABASE IF EXISTS "+e.pgName+" WITH (FORCE)")
 			c.Close(ctx)
+		}
+		if err != nil {
+			e.Logf("could not drop the issuer's database %s: %v", e.pgName, err)
 		}
 	}
 }

@@ -117,6 +117,18 @@ func lossRun(ctx context.Context, env *cluster.Env, o Options, m cluster.Mode) (
 	return r, nil
 }
 
+// RefusedBefore counts the API requests refused (401) while every instance
+// lived.
+func (r *LossResult) RefusedBefore() int {
+	n := 0
+	for _, e := range r.Events {
+		if e.At < r.Kill && e.Kind.API() && e.Status == 401 {
+			n++
+		}
+	}
+	return n
+}
+
 func sleep(ctx context.Context, d time.Duration) {
 	select {
 	case <-ctx.Done():
