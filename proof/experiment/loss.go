@@ -118,11 +118,12 @@ func lossRun(ctx context.Context, env *cluster.Env, o Options, m cluster.Mode) (
 }
 
 // RefusedBefore counts the API requests refused (401) while every instance
-// lived.
+// lived: answered before the kill. A request in flight at the kill that
+// nginx passed to another instance is the kill's doing, not routing's.
 func (r *LossResult) RefusedBefore() int {
 	n := 0
 	for _, e := range r.Events {
-		if e.At < r.Kill && e.Kind.API() && e.Status == 401 {
+		if e.At+e.Latency < r.Kill && e.Kind.API() && e.Status == 401 {
 			n++
 		}
 	}
