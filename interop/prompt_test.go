@@ -12,8 +12,8 @@ import (
 // TestPromptInTheBrowser holds the prompt parameter (OpenID Connect Core
 // §3.1.2.1) as a browser lives it: prompt=none without an issuer session
 // comes back to the application with login_required and shows no page;
-// with a session it signs in silently; prompt=login shows the login page
-// although a session exists.
+// with a session it signs in silently; prompt=login and max_age=0 show
+// the login page although a session exists.
 func TestPromptInTheBrowser(t *testing.T) {
 	w := newWorld(t)
 	rp := newRelyingParty(t, w, "rp1", webApp)
@@ -54,6 +54,14 @@ func TestPromptInTheBrowser(t *testing.T) {
 	if fresh.claims.AuthTime < first.claims.AuthTime {
 		t.Errorf("auth_time after prompt=login %d is before the first sign-in's %d", fresh.claims.AuthTime, first.claims.AuthTime)
 	}
+
+	// max_age=0: the last authentication is always too old.
+	step(t, browser, "max_age=0 with a session",
+		chromedp.Navigate(rp.URL+"/login?max_age=0"),
+		chromedp.WaitVisible(chromedp.ID("password")),
+	)
+	fillLoginForm(t, browser, userName, userPassword)
+	rp.result(t)
 }
 
 // TestNativeAppLoopbackRedirect signs a native app in as RFC 8252 says: a
