@@ -138,7 +138,7 @@ type pageData struct {
 
 // render writes a hosted page with the headers every one of them carries:
 // a strict CSP that forbids framing (and X-Frame-Options for old
-// browsers), no caching, no referrer.
+// browsers), no caching, no referrer to other sites.
 func (p *pages) render(w http.ResponseWriter, d pageData) error {
 	d.Product, d.Logo, d.CSS = p.brand.ProductName, p.brand.LogoURL, p.cssPath
 	var buf bytes.Buffer
@@ -153,7 +153,7 @@ func (p *pages) render(w http.ResponseWriter, d pageData) error {
 	h.Set("Content-Security-Policy", p.csp+"; form-action "+formAction)
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin") // no-referrer would make browsers send the form's POST with Origin: null
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	status := d.Status
