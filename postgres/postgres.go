@@ -87,6 +87,8 @@ var dialect = &sqlstore.Dialect{
 	// ASCII.
 	MigrationLock: `SELECT pg_advisory_xact_lock(x'7761787365616c'::bigint)`,
 	Migrations:    migrations,
+	// to_regclass resolves the name as a query would, through search_path.
+	MigrationsTableExists: `SELECT to_regclass('schema_migrations') IS NOT NULL`,
 }
 
 // DefaultMaxConns is the pool size when the URL sets no pool_max_conns:

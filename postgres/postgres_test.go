@@ -78,6 +78,16 @@ func TestOpenDoesNotMigrate(t *testing.T) {
 	}
 }
 
+func TestCheckSchema(t *testing.T) {
+	t.Parallel()
+	db, err := postgres.Open(t.Context(), pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	sqltest.CheckSchema(t, db)
+}
+
 func TestOpenFails(t *testing.T) {
 	t.Parallel()
 	pgtest.URL(t) // skips without a database, like the others

@@ -75,7 +75,8 @@ var dialect = &sqlstore.Dialect{
 		}
 		return nil
 	},
-	Migrations: migrations,
+	Migrations:            migrations,
+	MigrationsTableExists: `SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')`,
 }
 
 type jsonStrings struct{ list *[]string }

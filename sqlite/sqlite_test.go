@@ -108,6 +108,15 @@ func TestMigrate(t *testing.T) {
 	}
 }
 
+func TestCheckSchema(t *testing.T) {
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "waxseal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	sqltest.CheckSchema(t, db)
+}
+
 // TestWatchBeforeFirstPoll watches a DB whose poll has not yet read the
 // cursor, here because its tables do not exist yet, while another DB on the
 // file appends. The poll's first reading must wake the watch.

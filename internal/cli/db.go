@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/waxseal/waxseal/internal/dburl"
+	"github.com/waxseal/waxseal/internal/sqlstore"
 	"github.com/waxseal/waxseal/issuer"
 	"github.com/waxseal/waxseal/jwk"
 	"github.com/waxseal/waxseal/keyring"
@@ -58,9 +60,12 @@ func addDBFlags(fs *flag.FlagSet, needs dbNeeds) dbFlags {
 // --database, says so instead of making an empty one.
 const errNoDatabase = errString("no database")
 
-// open opens and migrates the database. Unless create is set, a SQLite
-// file that does not exist is an error naming it and the command that
-// creates one.
+// open opens the database. With create (serve, migrate) it creates and
+// migrates it; otherwise it only checks it: a SQLite file that does not
+// exist, a schema without waxseal tables or one older than this binary is
+// an error naming the database and the command that creates or updates it,
+// so that a mistyped --database never gets an empty database made for it,
+// and tables change only when the operator asks.
 func (f dbFlags) open(ctx context.Context, create bool) (dburl.DB, error) {
 	if path, ok := dburl.SQLitePath(*f.database); ok && !create {
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
@@ -72,11 +77,40 @@ func (f dbFlags) open(ctx context.Context, create bool) (dburl.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := db.Migrate(ctx); err != nil {
+	if create {
+		err = db.Migrate(ctx)
+	} else {
+		err = f.checkSchema(ctx, db)
+	}
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+// checkSchema explains a schema that a command other than serve and
+// migrate finds missing or out of date.
+func (f dbFlags) checkSchema(ctx context.Context, db dburl.DB) error {
+	err := db.CheckSchema(ctx)
+	migrate := "waxseal migrate --database " + shellQuote(dburl.Redact(*f.database))
+	switch {
+	case errors.Is(err, sqlstore.ErrNoSchema):
+		return fmt.Errorf("%s has no waxseal tables; create them with: %s (or waxseal serve), or give --database (or WAXSEAL_DATABASE) to use another database", dburl.Redact(*f.database), migrate)
+	case errors.Is(err, sqlstore.ErrOlderSchema):
+		return fmt.Errorf("%s: %w; update it with: %s (or waxseal serve)", dburl.Redact(*f.database), err, migrate)
+	}
+	return err
+}
+
+// shellQuote quotes s for a POSIX shell where it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:@,+%=", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func (f dbFlags) masterKeyPath() (string, error) {

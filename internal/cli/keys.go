@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/waxseal/waxseal/internal/dburl"
 	"github.com/waxseal/waxseal/issuer"
 	"github.com/waxseal/waxseal/keyring"
 )
@@ -35,9 +36,9 @@ func withRing(ctx context.Context, name, argsUsage string, nargs int, args []str
 		generate := name == "keys generate"
 		switch {
 		case generate && len(recs) > 0:
-			return fmt.Errorf("%s already holds signing keys; use 'waxseal keys rotate' to add one", *c.df.database)
+			return fmt.Errorf("%s already holds signing keys; use 'waxseal keys rotate' to add one", dburl.Redact(*c.df.database))
 		case !generate && len(recs) == 0:
-			return fmt.Errorf("%s holds no signing keys (run 'waxseal keys generate' or 'waxseal serve' first)", *c.df.database)
+			return fmt.Errorf("%s holds no signing keys (run 'waxseal keys generate' or 'waxseal serve' first)", dburl.Redact(*c.df.database))
 		}
 		r, err := c.df.ring(ctx, c.db, io)
 		if err != nil {

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net"
@@ -11,9 +12,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	_ "modernc.org/sqlite"
 
 	"github.com/waxseal/waxseal/internal/sqlstore/pgtest"
 	"github.com/waxseal/waxseal/postgres"
@@ -78,6 +83,120 @@ func TestNoCommandButServeAndMigrateCreatesADatabase(t *testing.T) {
 	if out := mustIn(t, dir, "", "user", "list"); !strings.HasPrefix(out, "NAME") {
 		t.Fatalf("user list on the new database: %q", out)
 	}
+}
+
+// TestNoCommandButServeAndMigrateCreatesASchema: on PostgreSQL, a command
+// other than serve and migrate, given an empty schema, fails naming the
+// database (its password masked) and 'waxseal migrate --database', and
+// creates no table; given a schema that lacks a migration of this binary,
+// it says so and points at migrate instead of migrating.
+func TestNoCommandButServeAndMigrateCreatesASchema(t *testing.T) {
+	base := pgtest.URL(t)
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := strings.ToLower(u.Query().Get("search_path"))   // unquoted, as pgtest creates it
+	u.User = url.UserPassword(u.User.Username(), "s3cr3t-pw") // trust ignores it
+	dbURL := u.String()
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"user", "list"}, {"audit"}, {"client", "list"}, {"keys", "list", "--master-key-file", "k"},
+		{"keys", "generate", "--master-key-file", "k"}, {"revoke", "user", "alice"}, {"user", "add", "alice"},
+	} {
+		args = slices.Insert(args, min(2, len(args)), "--database", dbURL) // flags before the arguments
+		code, out, errOut := runIn(t, dir, "", args...)
+		if code != 1 || out != "" || !strings.Contains(errOut, "no waxseal tables") ||
+			!strings.Contains(errOut, "waxseal migrate --database") || !strings.Contains(strings.ToLower(errOut), schema) ||
+			strings.Contains(errOut, "s3cr3t-pw") {
+			t.Errorf("waxseal %s: exit %d, stdout %q, stderr %q; want exit 1 naming the schema and 'waxseal migrate --database', no password",
+				args[0], code, out, errOut)
+		}
+		if tables := pgTables(t, base, schema); len(tables) != 0 {
+			t.Fatalf("waxseal %s created %v", args[0], tables)
+		}
+	}
+
+	mustIn(t, dir, "", "migrate", "--database", dbURL)
+	if out := mustIn(t, dir, "", "user", "list", "--database", dbURL); !strings.HasPrefix(out, "NAME") {
+		t.Fatalf("user list on the migrated schema: %q", out)
+	}
+	// A schema an older binary migrated: the newest migration missing (only
+	// its record is deleted, so that applying it would fail loudly).
+	recorded := pgCount(t, base, `SELECT count(*) FROM schema_migrations`)
+	pgExec(t, base, `DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)`)
+	code, out, errOut := runIn(t, dir, "", "user", "list", "--database", dbURL)
+	if code != 1 || out != "" || !strings.Contains(errOut, "older than this waxseal") || !strings.Contains(errOut, "waxseal migrate --database") {
+		t.Fatalf("user list on an older schema: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if n := pgCount(t, base, `SELECT count(*) FROM schema_migrations`); n != recorded-1 {
+		t.Fatalf("user list migrated the older schema: %d migrations recorded", n)
+	}
+}
+
+// TestOlderSQLiteSchemaIsNotMigrated: a SQLite database that lacks a
+// migration of this binary is migrated only by migrate (or serve); other
+// commands say so and point at migrate.
+func TestOlderSQLiteSchemaIsNotMigrated(t *testing.T) {
+	dir := t.TempDir()
+	mustIn(t, dir, "", "migrate")
+	db, err := sql.Open("sqlite", filepath.Join(dir, "waxseal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var recorded, n int
+	if err := db.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&recorded); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)`); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runIn(t, dir, "", "user", "list")
+	if code != 1 || out != "" || !strings.Contains(errOut, "older than this waxseal") || !strings.Contains(errOut, "waxseal migrate --database sqlite:waxseal.db") {
+		t.Fatalf("user list on an older schema: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if err := db.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != recorded-1 {
+		t.Fatalf("user list migrated the older schema: %d migrations recorded (%v)", n, err)
+	}
+}
+
+// pgTables lists the tables of schema.
+func pgTables(t *testing.T, url, schema string) []string {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	rows, err := conn.Query(t.Context(), `SELECT table_name FROM information_schema.tables WHERE table_schema = $1`, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+func pgExec(t *testing.T, url, query string) {
+	t.Helper()
+	pgCount(t, url, query+` RETURNING 0`)
+}
+
+func pgCount(t *testing.T, url, query string) int {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	var n int
+	if err := conn.QueryRow(t.Context(), query).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // TestMistypedMasterKeyFileCreatesNoKey: once the database holds signing

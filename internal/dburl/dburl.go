@@ -20,6 +20,10 @@ type DB interface {
 	waxseal.Store
 	// Migrate brings the tables up to date; it is safe to run again.
 	Migrate(ctx context.Context) error
+	// CheckSchema returns nil if the tables are up to date, and
+	// otherwise an error wrapping sqlstore.ErrNoSchema or
+	// sqlstore.ErrOlderSchema; it changes nothing.
+	CheckSchema(ctx context.Context) error
 }
 
 var (

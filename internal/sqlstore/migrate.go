@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -81,4 +82,60 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, m migration) error {
 	}
 	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, name) VALUES (?, ?)`), m.version, m.name)
 	return err
+}
+
+// ErrNoSchema and ErrOlderSchema are the answers of CheckSchema.
+var (
+	ErrNoSchema    = errors.New("no waxseal tables")
+	ErrOlderSchema = errors.New("the schema is older than this waxseal")
+)
+
+// CheckSchema returns nil if the database holds every migration of this
+// binary, and otherwise ErrNoSchema (no migration recorded: an empty
+// database, or the wrong one) or ErrOlderSchema (one missing: an older
+// release migrated it). It changes nothing, so that a command that only
+// reads or edits rows never creates or alters tables behind the
+// operator's back; migrations that a newer release recorded are allowed,
+// as Migrate allows them.
+func (s *Store) CheckSchema(ctx context.Context) error {
+	ms, err := s.migrations()
+	if err != nil {
+		return s.errorf("checking the schema: %w", err)
+	}
+	var exists bool
+	if err := s.read.QueryRowContext(ctx, s.d.MigrationsTableExists).Scan(&exists); err != nil {
+		return s.errorf("checking the schema: %w", err)
+	}
+	if !exists {
+		return s.errorf("%w", ErrNoSchema)
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return s.errorf("checking the schema: %w", err)
+	}
+	defer rows.Close()
+	have := map[int64]bool{}
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			return s.errorf("checking the schema: %w", err)
+		}
+		have[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return s.errorf("checking the schema: %w", err)
+	}
+	if len(have) == 0 {
+		return s.errorf("%w", ErrNoSchema)
+	}
+	var missing []string
+	for _, m := range ms {
+		if !have[m.version] {
+			missing = append(missing, path.Base(m.name))
+		}
+	}
+	if len(missing) > 0 {
+		return s.errorf("%w: it lacks %s", ErrOlderSchema, strings.Join(missing, ", "))
+	}
+	return nil
 }

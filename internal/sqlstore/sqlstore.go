@@ -55,6 +55,10 @@ type Dialect struct {
 	// MigrationLock, if set, runs first in every migration transaction,
 	// so that two processes migrating at once take turns.
 	MigrationLock string
+	// MigrationsTableExists is a query that returns one boolean: whether
+	// an unqualified schema_migrations names a table (in PostgreSQL, in
+	// the search_path).
+	MigrationsTableExists string
 	// Migrations holds the files migrations/NNNN_name.sql, applied in
 	// order of NNNN.
 	Migrations fs.FS
