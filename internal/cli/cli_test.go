@@ -135,7 +135,13 @@ func TestKeysLifecycle(t *testing.T) {
 		}
 	}
 
-	mustRun(t, "keys", "compromise", keys[0].Kid)
+	// A kid is a base64url thumbprint and may start with '-': the flag
+	// package would read it as a flag, so the error says to put it after --.
+	code, _, errOut := run(t, "", "keys", "compromise", "-"+keys[0].Kid[1:])
+	if code == 0 || !strings.Contains(errOut, "goes after '--'") {
+		t.Fatalf("keys compromise -KID: exit %d, want a usage error that points at --:\n%s", code, errOut)
+	}
+	mustRun(t, "keys", "compromise", "--", keys[0].Kid)
 	if err := json.Unmarshal([]byte(mustRun(t, "keys", "jwks")), &set); err != nil {
 		t.Fatal(err)
 	}
