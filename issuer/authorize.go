@@ -245,7 +245,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.pageError(w, r, err)
 	}
-	if sso == nil || req.promptLogin || (req.maxAge >= 0 && s.now().Sub(sso.Created) > time.Duration(req.maxAge)*time.Second) {
+	if sso == nil || req.promptLogin || req.maxAge == 0 || (req.maxAge > 0 && s.now().Sub(sso.Created) > time.Duration(req.maxAge)*time.Second) {
 		if req.promptNone {
 			return s.authError(w, r, &redirectError{target: req.target, state: req.state, code: "login_required",
 				desc: "the user must sign in"})

@@ -78,7 +78,11 @@ func (s *Server) codeGrant(w http.ResponseWriter, r *http.Request, params map[st
 				return invalidGrant("the authorization code was issued to another client", nil)
 			case !now.Before(c.Expires):
 				return invalidGrant("the authorization code has expired", nil)
-			case c.RedirectURI != redirectURI || (c.RedirectURI != "" && !hasRedirect):
+			case c.RedirectURI == "" && hasRedirect && !(len(ca.client.RedirectURIs) == 1 && redirectURI == ca.client.RedirectURIs[0]):
+				// Left out at /authorize, the code went to the one
+				// registered URI; a client may name that one here.
+				return invalidGrant("redirect_uri differs from the one the code was sent to", nil)
+			case c.RedirectURI != "" && (c.RedirectURI != redirectURI || !hasRedirect):
 				return invalidGrant("redirect_uri differs from the authorization request's", nil)
 			case !validVerifier(verifier):
 				return invalidGrant("code_verifier is missing or malformed", nil)

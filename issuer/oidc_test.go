@@ -913,3 +913,45 @@ func TestDiscoveryIsOpenIDConnect(t *testing.T) {
 		t.Error("RFC 9207 iss not announced")
 	}
 }
+
+// TestMaxAgeZeroAsksForPassword: max_age=0 is a fresh login every time
+// (OpenID Connect Core §3.1.2.1), even within the second the issuer
+// session began.
+func TestMaxAgeZeroAsksForPassword(t *testing.T) {
+	e := newOIDCEnv(t)
+	app := e.client(issuer.ClientSpec{ID: "app"})
+	b := e.browser()
+	e.signIn(b, newFlow(app))
+	if p := get(t, b, newFlow(app).url(oauth2.SetAuthURLParam("max_age", "0"))); p.status != 200 || !strings.Contains(p.body, `name="password"`) {
+		t.Errorf("max_age=0 at once after a login: %d %s, want the login page", p.status, p.header.Get("Location"))
+	}
+}
+
+// TestRedirectURIOnlyAtToken: a client that left redirect_uri out of the
+// authorization request (its one registered URI was used) may still send
+// that URI with the code, as most OAuth libraries do (RFC 6749 §4.1.3
+// asks for it only when the request had it); any other URI is refused.
+func TestRedirectURIOnlyAtToken(t *testing.T) {
+	e := newOIDCEnv(t)
+	app := e.client(issuer.ClientSpec{ID: "app"})
+	b := e.browser()
+	withoutRedirect := func(f *flow) string {
+		u, _ := url.Parse(f.url())
+		q := u.Query()
+		q.Del("redirect_uri")
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	f := newFlow(app)
+	q := callback(t, submit(t, b, get(t, b, withoutRedirect(f)), "alice", rpPassword))
+	if _, err := e.exchange(f, q.Get("code")); err != nil {
+		t.Errorf("registered redirect_uri at /token only: %v", err)
+	}
+	g := newFlow(app)
+	q = callback(t, get(t, b, withoutRedirect(g)))
+	other := *app
+	other.RedirectURL = rpCallback + "x"
+	if _, err := other.Exchange(e.ctx(), q.Get("code"), oauth2.VerifierOption(g.verifier)); tokenError(err) != "invalid_grant" {
+		t.Errorf("unregistered redirect_uri at /token only: %v, want invalid_grant", err)
+	}
+}
