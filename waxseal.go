@@ -21,6 +21,11 @@ import (
 var (
 	ErrNotFound = errors.New("waxseal: not found")
 	ErrConflict = errors.New("waxseal: already exists")
+	// ErrStale refuses to start a session for a login whose credentials
+	// changed after it checked them: the password was changed or reset,
+	// or the account disabled or revoked, in between; or the session it
+	// was started from has ended.
+	ErrStale = errors.New("waxseal: credentials changed since they were checked")
 )
 
 // User is an account that logs in with a password.
@@ -30,8 +35,14 @@ type User struct {
 	PasswordHash string // argon2id in PHC string format; never leaves the issuer
 	Roles        []string
 	Disabled     bool
-	Created      time.Time
-	Updated      time.Time
+	// Epoch counts the changes that end all of the user's sessions: a
+	// password change or reset, disabling, revoking the user. A login
+	// remembers the Epoch it checked the password against, and its
+	// session is refused (ErrStale) if the Epoch moved in between. The
+	// store moves it; UpdateUser leaves it as it is.
+	Epoch   int64
+	Created time.Time
+	Updated time.Time
 }
 
 // Client is a registered OAuth client: a service using the
@@ -85,6 +96,12 @@ type Session struct {
 	// started from through the authorization endpoint, or empty. Ending a
 	// session ends the sessions it started.
 	Parent string
+	// UserEpoch, for a session without a Parent, is the User.Epoch the
+	// login checked the password against: CreateSession refuses with
+	// ErrStale, in its transaction, when the user's Epoch is no longer it
+	// or the user is disabled. A session with a Parent is refused when the
+	// parent has ended. It is checked, not stored: it reads back as zero.
+	UserEpoch int64
 }
 
 // Active reports whether s may still refresh at now under idle timeout idle.
@@ -166,6 +183,13 @@ type RotateParams struct {
 	// when the token was rotated longer than Grace ago: the session is
 	// treated as stolen and ended. Its Value is filled with the session ID.
 	Reuse Revocation
+	// Audit, when its Type is set, is appended to the audit log in the
+	// same transaction when the token rotates (Rotated); ReuseAudit when
+	// reuse is found (Reused). Their UserID, SessionID and ClientID are
+	// filled from the session, and Time from Now when zero. A rotation is
+	// never recorded without its event, nor the event without it.
+	Audit      AuditEvent
+	ReuseAudit AuditEvent
 }
 
 // RotateOutcome says what RotateRefresh did.
@@ -210,6 +234,20 @@ type EndParams struct {
 	// open: a password change ends the issuer session but not the session
 	// the change was made in.
 	Keep string
+}
+
+// PasswordParams replaces a user's password hash and ends the user's
+// sessions, in one transaction.
+type PasswordParams struct {
+	UserID       string
+	PasswordHash string
+	Now          time.Time
+	Reason       string // the sessions' end reason, e.g. "password_changed"
+	// Keep is a session that stays open: the one the change was made in.
+	Keep string
+	// Revocation is copied for every session ended, with Kind
+	// RevokeSession and Value the session's ID, and appended.
+	Revocation Revocation
 }
 
 // AuthCode is an OAuth authorization code (RFC 6749 §4.1). The code itself
@@ -273,6 +311,13 @@ type Store interface {
 	ListUsers(ctx context.Context, after string, limit int, search string) ([]*User, error)
 	// UpdateUser writes u's password hash, roles and disabled flag.
 	UpdateUser(ctx context.Context, u *User) error
+	// SetPassword replaces the user's password hash, moves the user's
+	// Epoch (so logins that checked the old password start no session),
+	// ends every open session of the user but p.Keep and appends a
+	// revocation for each, all in one transaction. It returns the
+	// revocations with their cursors. ErrNotFound if the user does not
+	// exist.
+	SetPassword(ctx context.Context, p PasswordParams) ([]*Revocation, error)
 
 	CreateClient(ctx context.Context, c *Client) error // ErrConflict if the ID is taken
 	Client(ctx context.Context, id string) (*Client, error)
@@ -286,7 +331,9 @@ type Store interface {
 	// transaction, returning rev with its cursor.
 	DeleteClient(ctx context.Context, id string, rev Revocation) (*Revocation, error)
 
-	// CreateSession stores a new session and its first refresh token.
+	// CreateSession stores a new session and its first refresh token;
+	// ErrStale when the login's credentials changed since it checked them
+	// (see Session.UserEpoch).
 	CreateSession(ctx context.Context, s *Session, refreshDigest []byte) error
 	Session(ctx context.Context, id string) (*Session, error)
 	// SessionByRefresh finds the session of a refresh token, current or
@@ -303,7 +350,8 @@ type Store interface {
 	// EndSessions ends sessions and appends p.Revocation, returning it with
 	// its cursor (nil when nothing ended and nothing was appended). Ending
 	// a session also ends the open sessions whose Parent it is, each with
-	// a copy of p.Revocation for its own ID.
+	// a copy of p.Revocation for its own ID. Ending a user's sessions also
+	// moves the user's Epoch.
 	EndSessions(ctx context.Context, p EndParams) (*Revocation, error)
 
 	// CreateAuthCode stores an authorization code; ErrConflict if its

@@ -56,11 +56,17 @@ func (a *Accounts) Audit(ctx context.Context, e waxseal.AuditEvent) {
 	if e.Time.IsZero() {
 		e.Time = a.now()
 	}
-	a.logger().InfoContext(ctx, "audit", "type", e.Type, "user", e.UserID, "session", e.SessionID,
-		"client", e.ClientID, "ip", e.IP, "detail", e.Detail)
+	a.logAudit(ctx, e)
 	if err := a.Store.AppendAudit(ctx, e); err != nil {
 		a.logger().ErrorContext(ctx, "writing audit event failed", "type", e.Type, "err", err)
 	}
+}
+
+// logAudit writes e to the structured log only, for an event the store
+// appended to the audit log in the transaction of what it records.
+func (a *Accounts) logAudit(ctx context.Context, e waxseal.AuditEvent) {
+	a.logger().InfoContext(ctx, "audit", "type", e.Type, "user", e.UserID, "session", e.SessionID,
+		"client", e.ClientID, "ip", e.IP, "detail", e.Detail)
 }
 
 // AddUser creates a user with a password that passes the password policy.
@@ -189,27 +195,19 @@ func (a *Accounts) SetPassword(ctx context.Context, u *waxseal.User, pw, keep st
 	if err != nil {
 		return nil, err
 	}
-	v := *u
-	v.PasswordHash, v.Updated = hash, a.now()
-	if err := a.Store.UpdateUser(ctx, &v); err != nil {
-		return nil, err
-	}
-	sessions, err := a.Store.ListSessions(ctx, u.ID)
+	// One transaction replaces the hash, ends the sessions and moves the
+	// user's epoch, so a login that checked the old password while this
+	// ran starts no session that outlives it.
+	now := a.now()
+	revs, err := a.Store.SetPassword(ctx, waxseal.PasswordParams{
+		UserID: u.ID, PasswordHash: hash, Now: now, Reason: "password_changed", Keep: keep,
+		Revocation: a.revocation(waxseal.RevokeSession, "", now),
+	})
 	if err != nil {
 		return nil, err
 	}
-	var revs []*waxseal.Revocation
-	for _, x := range sessions {
-		if x.ID == keep {
-			continue
-		}
-		rev, err := a.endSession(ctx, x.ID, keep, "password_changed", "")
-		if err != nil {
-			return revs, err
-		}
-		if rev != nil {
-			revs = append(revs, rev)
-		}
+	for _, rev := range revs {
+		a.Audit(ctx, waxseal.AuditEvent{Type: "password_changed", UserID: u.ID, SessionID: rev.Value})
 	}
 	a.Audit(ctx, waxseal.AuditEvent{Type: "password_changed", UserID: u.ID, SessionID: keep})
 	return revs, nil

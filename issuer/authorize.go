@@ -487,9 +487,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	sso := &waxseal.Session{
 		ID: token.NewID(), UserID: user.ID, ClientID: LoginClientID,
 		Created: now, LastUsed: now, Expires: now.Add(s.cfg.SessionLifetime),
-		UserAgent: truncate(r.UserAgent(), 256), IP: s.ip(r),
+		UserAgent: truncate(r.UserAgent(), 256), IP: s.ip(r), UserEpoch: user.Epoch,
 	}
 	if err := s.store.CreateSession(ctx, sso, digest); err != nil {
+		if errors.Is(err, waxseal.ErrStale) {
+			// The password changed, or the account was disabled, while
+			// this one was being checked.
+			return s.showLogin(w, r, req, username, "Wrong user name or password.", http.StatusUnauthorized)
+		}
 		return s.pageError(w, r, err)
 	}
 	s.acct.Audit(ctx, waxseal.AuditEvent{Type: "login", UserID: user.ID, SessionID: sso.ID, ClientID: LoginClientID, IP: s.ip(r)})

@@ -151,9 +151,12 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, params ma
 	sess := &waxseal.Session{
 		ID: token.NewID(), UserID: user.ID, ClientID: client, Scope: scope,
 		Created: now, LastUsed: now, Expires: now.Add(s.cfg.SessionLifetime),
-		UserAgent: truncate(r.UserAgent(), 256), IP: ip,
+		UserAgent: truncate(r.UserAgent(), 256), IP: ip, UserEpoch: user.Epoch,
 	}
 	if err := s.store.CreateSession(ctx, sess, digest); err != nil {
+		if errors.Is(err, waxseal.ErrStale) {
+			return errBadLogin
+		}
 		return err
 	}
 	s.acct.Audit(ctx, waxseal.AuditEvent{Type: "login", UserID: user.ID, SessionID: sess.ID, ClientID: client, IP: ip})
@@ -286,10 +289,14 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, params map
 	if err != nil {
 		return err
 	}
+	// The rotation and its audit event commit together.
 	res, err := s.store.RotateRefresh(ctx, waxseal.RotateParams{
 		Digest: digest, Now: now, Grace: s.cfg.RefreshGrace, Idle: s.cfg.IdleTimeout,
 		SuccessorDigest: successorDigest, SuccessorSealed: sealed,
 		Reuse: s.acct.revocation(waxseal.RevokeSession, "", now),
+		Audit: waxseal.AuditEvent{Type: "refresh", IP: s.ip(r)},
+		ReuseAudit: waxseal.AuditEvent{Type: "refresh_reuse", IP: s.ip(r),
+			Detail: "rotated refresh token presented after the grace window; session revoked"},
 	})
 	if errors.Is(err, waxseal.ErrNotFound) {
 		return invalidGrant("unknown refresh token", err)
@@ -307,7 +314,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, params map
 		}
 	case waxseal.Reused:
 		s.applied(res.Revocation, nil)
-		s.acct.Audit(ctx, waxseal.AuditEvent{Type: "refresh_reuse", UserID: sess.UserID, SessionID: sess.ID,
+		s.acct.logAudit(ctx, waxseal.AuditEvent{Type: "refresh_reuse", UserID: sess.UserID, SessionID: sess.ID,
 			ClientID: sess.ClientID, IP: s.ip(r), Detail: "rotated refresh token presented after the grace window; session revoked"})
 		return invalidGrant("refresh token already used; the session has been revoked", nil)
 	default:
@@ -337,7 +344,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, params map
 		return invalidGrant("the session has ended", nil)
 	}
 	if res.Outcome == waxseal.Rotated {
-		s.acct.Audit(ctx, waxseal.AuditEvent{Type: "refresh", UserID: user.ID, SessionID: sess.ID, ClientID: sess.ClientID, IP: s.ip(r)})
+		s.acct.logAudit(ctx, waxseal.AuditEvent{Type: "refresh", UserID: user.ID, SessionID: sess.ID, ClientID: sess.ClientID, IP: s.ip(r)})
 	}
 	return s.respondTokens(w, user, sess, scope, s.refreshForBody(w, r, ca, sess, successor, now), now)
 }

@@ -99,6 +99,9 @@ func (s *Server) codeGrant(w http.ResponseWriter, r *http.Request, params map[st
 	if errors.Is(err, waxseal.ErrNotFound) {
 		return invalidGrant("unknown authorization code", err)
 	}
+	if errors.Is(err, waxseal.ErrStale) {
+		return invalidGrant("the sign-in behind the authorization code has ended", err)
+	}
 	if err != nil {
 		return err
 	}

@@ -115,6 +115,8 @@ func testAuthCodes(t *testing.T, s waxseal.Store) {
 func testAuthCodeConcurrent(t *testing.T, a, b waxseal.Store) {
 	ctx := t.Context()
 	mustCreateUser(t, a, newUser("alice"))
+	// The issuer session the redemptions' sessions are started from.
+	mustCreateSession(t, a, newSession("sso", "id-alice", t0), "sso cookie")
 	c := newCode("race", "")
 	if err := a.CreateAuthCode(ctx, c); err != nil {
 		t.Fatal(err)

@@ -40,6 +40,8 @@ func Run(t *testing.T, open func(t *testing.T) waxseal.Store) {
 		{"RotateRefreshConcurrent", func(t *testing.T, s waxseal.Store) { testRotateConcurrent(t, s, s) }},
 		{"EndSession", testEndSession},
 		{"EndUserSessions", testEndUserSessions},
+		{"StaleLoginRefused", testStaleLogin},
+		{"RotateRefreshAudit", testRotateAudit},
 		{"AuthCodes", testAuthCodes},
 		{"AuthCodeConcurrent", func(t *testing.T, s waxseal.Store) { testAuthCodeConcurrent(t, s, s) }},
 		{"SessionFamily", testSessionFamily},

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 
 	"github.com/waxseal/waxseal"
@@ -9,12 +10,18 @@ import (
 
 // AppendAudit stores e; the Store assigns its ID.
 func (s *Store) AppendAudit(ctx context.Context, e waxseal.AuditEvent) error {
-	_, err := s.exec(ctx, `INSERT INTO audit (time, type, user_id, session_id, client_id, ip, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		s.tm(e.Time), e.Type, e.UserID, e.SessionID, e.ClientID, e.IP, e.Detail)
+	err := s.inTx(ctx, func(tx *sql.Tx) error { return s.insertAudit(ctx, tx, e) })
 	if err != nil {
 		return s.fail("appending audit event", err)
 	}
 	return nil
+}
+
+// insertAudit stores e in tx.
+func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, e waxseal.AuditEvent) error {
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit (time, type, user_id, session_id, client_id, ip, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		s.tm(e.Time), e.Type, e.UserID, e.SessionID, e.ClientID, e.IP, e.Detail)
+	return err
 }
 
 // Audit returns up to limit events with IDs below before (0: from the

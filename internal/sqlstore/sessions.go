@@ -26,15 +26,49 @@ func scanSession(r row) (*waxseal.Session, error) {
 // not.
 func (s *Store) CreateSession(ctx context.Context, x *waxseal.Session, refreshDigest []byte) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error { return s.insertSession(ctx, tx, x, refreshDigest) })
+	if errors.Is(err, waxseal.ErrStale) || errors.Is(err, waxseal.ErrNotFound) {
+		return s.errorf("creating session %s: %w", x.ID, err)
+	}
 	if err != nil {
 		return s.fail("creating session "+x.ID, err)
 	}
 	return nil
 }
 
-// insertSession stores x and its first refresh token in tx.
+// insertSession stores x and its first refresh token in tx, after checking
+// that the login's credentials still hold (waxseal.ErrStale if not). The
+// user's row is locked first, as every change of credentials locks it
+// before it ends sessions: either the change commits first and this sees
+// its epoch, or this commits first and the change ends this session.
 func (s *Store) insertSession(ctx context.Context, tx *sql.Tx, x *waxseal.Session, refreshDigest []byte) error {
-	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	var (
+		disabled bool
+		epoch    int64
+	)
+	err := tx.QueryRowContext(ctx, s.q(`SELECT disabled, epoch FROM users WHERE id = ?`+s.d.ForUpdate), x.UserID).Scan(&disabled, &epoch)
+	if errors.Is(err, sql.ErrNoRows) {
+		return waxseal.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if disabled {
+		return waxseal.ErrStale
+	}
+	if x.Parent == "" && epoch != x.UserEpoch {
+		return waxseal.ErrStale
+	}
+	if x.Parent != "" {
+		var ended time.Time
+		err := tx.QueryRowContext(ctx, s.q(`SELECT ended FROM sessions WHERE id = ? AND user_id = ?`), x.Parent, x.UserID).Scan(timeDest{&ended})
+		if errors.Is(err, sql.ErrNoRows) || err == nil && !ended.IsZero() {
+			return waxseal.ErrStale
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		x.ID, x.UserID, x.ClientID, x.Scope, s.tm(x.Created), s.tm(x.LastUsed),
 		s.tm(x.Expires), s.tm(x.Ended), x.EndReason, x.UserAgent, x.IP, x.Parent)
 	if err != nil {
@@ -128,6 +162,9 @@ func (s *Store) RotateRefresh(ctx context.Context, p waxseal.RotateParams) (*wax
 			if err != nil {
 				return err
 			}
+			if err := s.auditSession(ctx, tx, p.Audit, x, p.Now); err != nil {
+				return err
+			}
 			return s.touchSession(ctx, tx, x, p.Now)
 
 		case !p.Now.After(rotated.Add(p.Grace)):
@@ -149,7 +186,7 @@ func (s *Store) RotateRefresh(ctx context.Context, p waxseal.RotateParams) (*wax
 				return err
 			}
 			res.Revocation = &r
-			return nil
+			return s.auditSession(ctx, tx, p.ReuseAudit, x, p.Now)
 		}
 	})
 	if err != nil {
@@ -159,6 +196,18 @@ func (s *Store) RotateRefresh(ctx context.Context, p waxseal.RotateParams) (*wax
 		s.appended()
 	}
 	return res, nil
+}
+
+// auditSession appends e, if it has a Type, for session x in tx.
+func (s *Store) auditSession(ctx context.Context, tx *sql.Tx, e waxseal.AuditEvent, x *waxseal.Session, now time.Time) error {
+	if e.Type == "" {
+		return nil
+	}
+	e.UserID, e.SessionID, e.ClientID = x.UserID, x.ID, x.ClientID
+	if e.Time.IsZero() {
+		e.Time = now
+	}
+	return s.insertAudit(ctx, tx, e)
 }
 
 // touchSession moves x's last use forward to now.
@@ -222,13 +271,19 @@ func (s *Store) EndSessions(ctx context.Context, p waxseal.EndParams) (*waxseal.
 		if err := s.exists(ctx, tx, `SELECT 1 FROM users WHERE id = ?`+s.d.ForUpdate, p.UserID); err != nil {
 			return err
 		}
+		// The epoch moves, so that a login that checked the password
+		// before this starts no session after it.
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE users SET epoch = epoch + 1 WHERE id = ?`), p.UserID)
+		if err != nil {
+			return err
+		}
 		if p.DisableUser {
 			_, err := tx.ExecContext(ctx, s.q(`UPDATE users SET disabled = ?, updated = ? WHERE id = ?`), true, s.tm(p.Now), p.UserID)
 			if err != nil {
 				return err
 			}
 		}
-		_, err := s.endWhere(ctx, tx, p, `user_id = ?`, p.UserID)
+		_, err = s.endWhere(ctx, tx, p, `user_id = ?`, p.UserID)
 		return err
 	}, &r)
 	switch {
@@ -285,4 +340,50 @@ func (s *Store) exists(ctx context.Context, tx *sql.Tx, query string, arg string
 		return waxseal.ErrNotFound
 	}
 	return err
+}
+
+// SetPassword replaces the hash, moves the epoch, and ends the user's open
+// sessions but p.Keep, with a revocation each, in one transaction. The
+// user's row is locked first, as in EndSessions and insertSession.
+func (s *Store) SetPassword(ctx context.Context, p waxseal.PasswordParams) ([]*waxseal.Revocation, error) {
+	var revs []*waxseal.Revocation
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		revs = nil
+		if err := s.exists(ctx, tx, `SELECT 1 FROM users WHERE id = ?`+s.d.ForUpdate, p.UserID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE users SET password_hash = ?, epoch = epoch + 1, updated = ? WHERE id = ?`),
+			p.PasswordHash, s.tm(p.Now), p.UserID)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT id FROM sessions WHERE user_id = ? AND id <> ? AND ended IS NULL ORDER BY id`+s.d.ForUpdate), p.UserID, p.Keep)
+		ids, err := collect(rows, err, func(r row) (id string, err error) { return id, r.Scan(&id) })
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE sessions SET ended = ?, end_reason = ? WHERE user_id = ? AND id <> ? AND ended IS NULL`),
+			s.tm(p.Now), p.Reason, p.UserID, p.Keep); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			r := p.Revocation
+			r.Kind, r.Value = waxseal.RevokeSession, id
+			if r.Created.IsZero() {
+				r.Created = p.Now
+			}
+			if err := s.appendTx(ctx, tx, &r); err != nil {
+				return err
+			}
+			revs = append(revs, &r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.notFound("setting the password of "+p.UserID, err)
+	}
+	if len(revs) > 0 {
+		s.appended()
+	}
+	return revs, nil
 }

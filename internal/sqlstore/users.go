@@ -7,11 +7,11 @@ import (
 	"github.com/waxseal/waxseal"
 )
 
-const userColumns = `id, name, password_hash, roles, disabled, created, updated`
+const userColumns = `id, name, password_hash, roles, disabled, epoch, created, updated`
 
 func (s *Store) scanUser(r row) (*waxseal.User, error) {
 	u := new(waxseal.User)
-	err := r.Scan(&u.ID, &u.Name, &u.PasswordHash, s.listDest(&u.Roles), &u.Disabled, timeDest{&u.Created}, timeDest{&u.Updated})
+	err := r.Scan(&u.ID, &u.Name, &u.PasswordHash, s.listDest(&u.Roles), &u.Disabled, &u.Epoch, timeDest{&u.Created}, timeDest{&u.Updated})
 	if err != nil {
 		return nil, err
 	}
@@ -20,8 +20,8 @@ func (s *Store) scanUser(r row) (*waxseal.User, error) {
 
 // CreateUser stores u; waxseal.ErrConflict if its ID or name is taken.
 func (s *Store) CreateUser(ctx context.Context, u *waxseal.User) error {
-	_, err := s.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Name, u.PasswordHash, s.list(u.Roles), u.Disabled, s.tm(u.Created), s.tm(u.Updated))
+	_, err := s.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Name, u.PasswordHash, s.list(u.Roles), u.Disabled, u.Epoch, s.tm(u.Created), s.tm(u.Updated))
 	if err != nil {
 		return s.fail("creating user "+u.Name, err)
 	}
