@@ -141,7 +141,9 @@ func (e *Env) Close() {
 		e.Redis.Stop()
 	}
 	if e.pgName != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// DROP … WITH (FORCE) waits for the server to end the issuer's
+		// connections, which takes a while on a loaded machine.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		c, err := pgx.Connect(ctx, e.Postgres)
 		if err == nil {
