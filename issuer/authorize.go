@@ -100,6 +100,9 @@ func (s *Server) parseAuthRequest(ctx context.Context, raw string) (*authRequest
 	switch {
 	case !ok:
 		return nil, pageRefusal("The sign-in request gives redirect_uri more than once.")
+	case redirect == "" && slices.Contains(strings.Fields(q.Get("scope")), "openid"):
+		// OpenID Connect Core §3.1.2.1: an authentication request names it.
+		return nil, pageRefusal("The sign-in request has no redirect_uri.")
 	case redirect == "" && len(c.RedirectURIs) == 1 && checkRedirectURI(c.RedirectURIs[0]) == nil && !strings.HasPrefix(c.RedirectURIs[0], "http:"):
 		req.target = c.RedirectURIs[0]
 	case redirect == "":

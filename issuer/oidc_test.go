@@ -939,6 +939,7 @@ func TestRedirectURIOnlyAtToken(t *testing.T) {
 		u, _ := url.Parse(f.url())
 		q := u.Query()
 		q.Del("redirect_uri")
+		q.Set("scope", "profile") // OpenID Connect requires redirect_uri
 		u.RawQuery = q.Encode()
 		return u.String()
 	}
@@ -953,5 +954,22 @@ func TestRedirectURIOnlyAtToken(t *testing.T) {
 	other.RedirectURL = rpCallback + "x"
 	if _, err := other.Exchange(e.ctx(), q.Get("code"), oauth2.VerifierOption(g.verifier)); tokenError(err) != "invalid_grant" {
 		t.Errorf("unregistered redirect_uri at /token only: %v, want invalid_grant", err)
+	}
+}
+
+// TestOpenIDRequestNeedsRedirectURI: an OpenID Connect authentication
+// request must name its redirect_uri (Core §3.1.2.1); without it the user
+// sees an error page and no code leaves the issuer.
+func TestOpenIDRequestNeedsRedirectURI(t *testing.T) {
+	e := newOIDCEnv(t)
+	app := e.client(issuer.ClientSpec{ID: "app"})
+	b := e.browser()
+	e.signIn(b, newFlow(app)) // with an issuer session, a code would go out at once
+	u, _ := url.Parse(newFlow(app).url())
+	q := u.Query()
+	q.Del("redirect_uri")
+	u.RawQuery = q.Encode()
+	if p := get(t, b, u.String()); p.status != http.StatusBadRequest || p.header.Get("Location") != "" {
+		t.Errorf("scope=openid without redirect_uri: %d Location %q, want a 400 page", p.status, p.header.Get("Location"))
 	}
 }
