@@ -49,6 +49,7 @@ type authRequest struct {
 	nonce       string
 	challenge   string
 	loginHint   string
+	hintSubject string // the user an id_token_hint names; empty without one
 	promptLogin bool
 	promptNone  bool
 	maxAge      int    // -1 when not asked
@@ -194,6 +195,13 @@ func (s *Server) parseAuthRequest(ctx context.Context, raw string) (*authRequest
 		}
 		req.maxAge = n
 	}
+	if hint := q.Get("id_token_hint"); hint != "" {
+		ic, err := token.VerifyIDTokenHint(ctx, s.keys, s.cfg.Issuer, hint)
+		if err != nil {
+			return fail("invalid_request", "id_token_hint is not an ID token this issuer issued")
+		}
+		req.hintSubject = ic.Subject
+	}
 	req.nonce, req.loginHint = q.Get("nonce"), q.Get("login_hint")
 	if len(req.nonce) > 512 || len(req.loginHint) > 256 || len(req.state) > 2048 {
 		return fail("invalid_request", "nonce, state or login_hint is too long")
@@ -247,6 +255,11 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
 	sso, user, err := s.issuerSession(r)
 	if err != nil {
 		return s.pageError(w, r, err)
+	}
+	if sso != nil && req.hintSubject != "" && req.hintSubject != user.ID {
+		// The client expects another user than the one signed in here
+		// (OpenID Connect Core §3.1.2.1): never a code for the wrong account.
+		sso, user = nil, nil
 	}
 	if sso == nil || req.promptLogin || req.maxAge == 0 || (req.maxAge > 0 && s.now().Sub(sso.Created) > time.Duration(req.maxAge)*time.Second) {
 		if req.promptNone {

@@ -973,3 +973,38 @@ func TestOpenIDRequestNeedsRedirectURI(t *testing.T) {
 		t.Errorf("scope=openid without redirect_uri: %d Location %q, want a 400 page", p.status, p.header.Get("Location"))
 	}
 }
+
+// TestPromptNoneWithAnotherUsersHint: with prompt=none, an id_token_hint
+// naming another user than the one signed in gets login_required, not a
+// code for the wrong account (OpenID Connect Core §3.1.2.1); the signed-in
+// user's own hint signs in silently, and a forged hint is refused.
+func TestPromptNoneWithAnotherUsersHint(t *testing.T) {
+	e := newOIDCEnv(t)
+	if _, err := e.acct.AddUser(context.Background(), "bob", rpPassword, nil); err != nil {
+		t.Fatal(err)
+	}
+	app := e.client(issuer.ClientSpec{ID: "app"})
+	alice, bob := e.browser(), e.browser()
+	fa := newFlow(app)
+	ta, err := e.exchange(fa, e.signIn(alice, fa).Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb := newFlow(app)
+	tb, err := e.exchange(fb, callback(t, submit(t, bob, get(t, bob, fb.url()), "bob", rpPassword)).Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	silent := func(hint string) url.Values {
+		return callback(t, get(t, alice, newFlow(app).url(oauth2.SetAuthURLParam("prompt", "none"), oauth2.SetAuthURLParam("id_token_hint", hint))))
+	}
+	if q := silent(tb.Extra("id_token").(string)); q.Get("error") != "login_required" {
+		t.Errorf("prompt=none with another user's hint: %v, want login_required", q)
+	}
+	if q := silent(ta.Extra("id_token").(string)); q.Get("code") == "" {
+		t.Errorf("prompt=none with the user's own hint: %v, want a code", q)
+	}
+	if q := silent("eyJhbGciOiJub25lIn0.e30."); q.Get("error") != "invalid_request" {
+		t.Errorf("prompt=none with a forged hint: %v, want invalid_request", q)
+	}
+}
