@@ -275,7 +275,7 @@ func (s *Server) Metadata() *discovery.Metadata {
 		IDTokenSigningAlgValuesSupported:          s.idTokenAlgs(),
 		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "azp",
 			"preferred_username"},
-		PromptValuesSupported:                      []string{"none", "login"},
+		PromptValuesSupported:                      []string{"none", "login", "consent", "select_account"},
 		AuthorizationResponseIssParameterSupported: true,
 	}
 }

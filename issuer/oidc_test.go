@@ -909,6 +909,10 @@ func TestDiscoveryIsOpenIDConnect(t *testing.T) {
 			}
 		}
 	}
+	// Every prompt value /authorize accepts is announced, no more.
+	if got := mustJSON(m["prompt_values_supported"]); got != `["none","login","consent","select_account"]` {
+		t.Errorf("prompt_values_supported = %s", got)
+	}
 	if m["authorization_response_iss_parameter_supported"] != true {
 		t.Error("RFC 9207 iss not announced")
 	}
