@@ -309,7 +309,10 @@ type Store interface {
 	// in name order; with search not empty, only users whose name contains
 	// it.
 	ListUsers(ctx context.Context, after string, limit int, search string) ([]*User, error)
-	// UpdateUser writes u's password hash, roles and disabled flag.
+	// UpdateUser writes u's password hash, roles and disabled flag, only
+	// while the user's Epoch is still u.Epoch: ErrStale if it moved since
+	// u was read, so a stale copy never undoes a password change or a
+	// disable.
 	UpdateUser(ctx context.Context, u *User) error
 	// SetPassword replaces the user's password hash, moves the user's
 	// Epoch (so logins that checked the old password start no session),

@@ -57,6 +57,16 @@ func notFound(what string) error {
 }
 
 // targetUser loads the user named by the path's {id}.
+// staleUser answers 409 for a user whose password changed, or who was
+// disabled or revoked, between reading and writing: the write was refused
+// so as not to undo that, and the caller should read the user again.
+func staleUser(err error) error {
+	if errors.Is(err, waxseal.ErrStale) {
+		return &oauthError{Status: http.StatusConflict, Code: "conflict", Description: "the user changed meanwhile; read it again", cause: err}
+	}
+	return err
+}
+
 func (s *Server) targetUser(r *http.Request) (*waxseal.User, error) {
 	u, err := s.store.UserByID(r.Context(), r.PathValue("id"))
 	if errors.Is(err, waxseal.ErrNotFound) {
@@ -140,7 +150,7 @@ func (s *Server) adminSetDisabled(disable bool) func(http.ResponseWriter, *http.
 			err = s.acct.EnableUser(r.Context(), u)
 		}
 		if err != nil {
-			return err
+			return staleUser(err)
 		}
 		s.adminAudit(r, c, action, u.ID, "")
 		w.WriteHeader(http.StatusNoContent)
@@ -165,7 +175,7 @@ func (s *Server) adminSetRoles(w http.ResponseWriter, r *http.Request, c *token.
 	v := *u
 	v.Roles, v.Updated = roles, s.now()
 	if err := s.store.UpdateUser(r.Context(), &v); err != nil {
-		return err
+		return staleUser(err)
 	}
 	s.adminAudit(r, c, "roles_set", u.ID, "")
 	writeJSON(w, http.StatusOK, userView(&v))

@@ -20,6 +20,16 @@ type raceStore struct {
 	once      sync.Once
 	between   func(ctx context.Context)
 	failAudit bool
+	// beforeUpdate runs once, just before the first UpdateUser.
+	updateOnce   sync.Once
+	beforeUpdate func(ctx context.Context)
+}
+
+func (s *raceStore) UpdateUser(ctx context.Context, u *waxseal.User) error {
+	if s.beforeUpdate != nil {
+		s.updateOnce.Do(func() { s.beforeUpdate(ctx) })
+	}
+	return s.Store.UpdateUser(ctx, u)
 }
 
 func (s *raceStore) CreateSession(ctx context.Context, x *waxseal.Session, digest []byte) error {
@@ -171,5 +181,29 @@ func TestRefreshAuditCommitsWithRotation(t *testing.T) {
 		if len(events) != 1 {
 			t.Errorf("%d refresh events after one rotation, want 1", len(events))
 		}
+	})
+}
+
+// TestRehashCannotRestoreOldPassword: a login's rehash of the old password,
+// racing a password change, never writes the old password back.
+func TestRehashCannotRestoreOldPassword(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, eng engine) {
+		store := &raceStore{Store: eng.open(t)}
+		old := newEnv(t, store, nil)
+		u := old.addUser("alice", testPassword)
+		// An issuer with stronger parameters rehashes at the next login.
+		e := newEnv(t, store, old.clock, func(_ *issuer.Config, hc *password.HasherConfig) { hc.Params.Time++ })
+		store.beforeUpdate = func(ctx context.Context) {
+			if _, err := e.acct.SetPassword(context.WithoutCancel(ctx), u, newPassword, ""); err != nil {
+				t.Error(err)
+			}
+		}
+		if r := e.login("alice", testPassword); r.Status != http.StatusBadRequest {
+			t.Errorf("login racing the change: %d %s, want 400", r.Status, r.Raw)
+		}
+		if r := e.login("alice", testPassword); r.Status == http.StatusOK {
+			t.Error("the old password works again after the change")
+		}
+		e.mustLogin("alice", newPassword)
 	})
 }

@@ -79,15 +79,22 @@ func testStaleLogin(t *testing.T, s waxseal.Store) {
 	disabled.UserEpoch = mustUser(t, s, alice.ID).Epoch
 	wantErr(t, s.CreateSession(ctx, disabled, sum("r6")), waxseal.ErrStale)
 
-	// UpdateUser (a rehash, new roles) leaves the epoch alone.
+	// UpdateUser (a rehash, new roles) leaves the epoch alone, and writes
+	// nothing from a copy read before the epoch moved.
 	u := mustUser(t, s, alice.ID)
 	v := *u
-	v.Roles, v.Epoch = []string{"x"}, u.Epoch+100
+	v.Roles, v.Disabled, v.PasswordHash = []string{"x"}, false, "$argon2id$rehashed"
+	v.Epoch = checked.Epoch // read before the disable
+	wantErr(t, s.UpdateUser(ctx, &v), waxseal.ErrStale)
+	if got := mustUser(t, s, alice.ID); !got.Disabled || got.PasswordHash != u.PasswordHash {
+		t.Errorf("a stale UpdateUser was written: disabled %v, hash %q", got.Disabled, got.PasswordHash)
+	}
+	v.Epoch = u.Epoch
 	if err := s.UpdateUser(ctx, &v); err != nil {
 		t.Fatal(err)
 	}
-	if got := mustUser(t, s, alice.ID).Epoch; got != u.Epoch {
-		t.Errorf("UpdateUser changed the epoch from %d to %d", u.Epoch, got)
+	if got := mustUser(t, s, alice.ID); got.Epoch != u.Epoch || got.Disabled || got.PasswordHash != v.PasswordHash {
+		t.Errorf("after UpdateUser: epoch %d (was %d), disabled %v, hash %q", got.Epoch, u.Epoch, got.Disabled, got.PasswordHash)
 	}
 }
 

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"strings"
 
 	"github.com/waxseal/waxseal"
@@ -79,9 +81,31 @@ func containing(sub string) string {
 
 // UpdateUser writes u's password hash, roles and disabled flag, and its
 // Updated time unless that is zero; waxseal.ErrNotFound if there is no
-// user with u's ID.
+// user with u's ID. It writes only while the user's epoch is still u.Epoch,
+// and otherwise returns waxseal.ErrStale: a user read before a password
+// change, a reset, a disable or a revocation is never written back over
+// it, so neither a rehash of the old password nor a change of roles can
+// undo one.
 func (s *Store) UpdateUser(ctx context.Context, u *waxseal.User) error {
-	return s.update(ctx, "updating user "+u.ID,
-		`UPDATE users SET password_hash = ?, roles = ?, disabled = ?, updated = coalesce(?, updated) WHERE id = ?`,
-		u.PasswordHash, s.list(u.Roles), u.Disabled, s.tm(u.Updated), u.ID)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE users SET password_hash = ?, roles = ?, disabled = ?, updated = coalesce(?, updated)
+			WHERE id = ? AND epoch = ?`), u.PasswordHash, s.list(u.Roles), u.Disabled, s.tm(u.Updated), u.ID, u.Epoch)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n > 0 {
+			return err
+		}
+		if err := s.exists(ctx, tx, `SELECT 1 FROM users WHERE id = ?`, u.ID); err != nil {
+			return err
+		}
+		return waxseal.ErrStale
+	})
+	if errors.Is(err, waxseal.ErrStale) || errors.Is(err, waxseal.ErrNotFound) {
+		return s.errorf("updating user %s: %w", u.ID, err)
+	}
+	if err != nil {
+		return s.fail("updating user "+u.ID, err)
+	}
+	return nil
 }
