@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -216,7 +217,9 @@ func (s *Server) handleRPLogout(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return s.pageError(w, r, err)
 		}
-		v := url.Values{}
+		// The confirmation form posts to a URL that carries the request's
+		// own parameters; what the form sends wins.
+		v := r.URL.Query()
 		for k, x := range params {
 			v.Set(k, x)
 		}
@@ -253,15 +256,25 @@ func (s *Server) handleRPLogout(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.pageError(w, r, err)
 	}
-	if sid == "" {
-		// No hint: only a confirmed form ends the browser's own session.
-		if sso == nil {
-			return s.loggedOut(w, r, client, q)
+	// The hint may name the session of one client; what ends is the
+	// issuer session it was started from, with all its children.
+	root := ""
+	if sid != "" {
+		if root, err = s.rootSession(ctx, sid); err != nil {
+			return s.pageError(w, r, err)
 		}
+	}
+	// Without a hint, or with one naming another session than the
+	// browser's own (an ID token from before the user signed in again),
+	// only the user's confirmation ends the browser's session: a page
+	// elsewhere cannot sign the user out, and the relying party is not
+	// told "signed out" while the browser still is signed in
+	// (RP-Initiated Logout 1.0 §2).
+	if sso != nil && (sid == "" || root != sso.ID) {
 		csrf := csrfToken(s.sessionCookie(r), "logout", "")
 		if r.Method != http.MethodPost || s.crossSite(r) || !hmacEqual(q.Get("csrf_token"), csrf) {
 			keep := url.Values{}
-			for _, k := range []string{"client_id", "post_logout_redirect_uri", "state"} {
+			for _, k := range []string{"client_id", "post_logout_redirect_uri", "state", "id_token_hint"} {
 				if v := q.Get(k); v != "" {
 					keep.Set(k, v)
 				}
@@ -275,24 +288,35 @@ func (s *Server) handleRPLogout(w http.ResponseWriter, r *http.Request) error {
 			}
 			return errAnswered
 		}
-		sid = sso.ID
-	}
-	// The hint may name the session of one client; what ends is the
-	// issuer session it was started from, with all its children.
-	if x, err := s.store.Session(ctx, sid); err == nil {
-		if x.Parent != "" {
-			sid = x.Parent
-		}
-		if err := s.applied(s.acct.EndSession(ctx, sid, "logout", s.ip(r))); err != nil {
+		if err := s.applied(s.acct.EndSession(ctx, sso.ID, "logout", s.ip(r))); err != nil {
 			return s.pageError(w, r, err)
 		}
-	} else if !errors.Is(err, waxseal.ErrNotFound) {
-		return s.pageError(w, r, err)
-	}
-	if sso != nil && sso.ID == sid {
 		s.setCookie(w, "session", "", 0)
 	}
+	if root != "" {
+		if err := s.applied(s.acct.EndSession(ctx, root, "logout", s.ip(r))); err != nil {
+			return s.pageError(w, r, err)
+		}
+		if sso != nil && sso.ID == root {
+			s.setCookie(w, "session", "", 0)
+		}
+	}
 	return s.loggedOut(w, r, client, q)
+}
+
+// rootSession is the issuer session sid was started from, sid itself when
+// it was started from none, or "" when it is gone.
+func (s *Server) rootSession(ctx context.Context, sid string) (string, error) {
+	x, err := s.store.Session(ctx, sid)
+	switch {
+	case errors.Is(err, waxseal.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", err
+	case x.Parent != "":
+		return x.Parent, nil
+	}
+	return sid, nil
 }
 
 // loggedOut ends a logout: a redirect to a registered post-logout URI, or

@@ -1012,3 +1012,52 @@ func TestPromptNoneWithAnotherUsersHint(t *testing.T) {
 		t.Errorf("prompt=none with a forged hint: %v, want invalid_request", q)
 	}
 }
+
+// TestLogoutWithAnotherSessionsHintAsks: an id_token_hint from an earlier
+// issuer session (the user has signed in again since) must not sign the
+// browser out silently, nor send it on to the relying party as if it
+// were: the user is asked (RP-Initiated Logout 1.0 §2), and only the
+// confirmed form ends the browser's current session.
+func TestLogoutWithAnotherSessionsHintAsks(t *testing.T) {
+	e := newOIDCEnv(t)
+	app := e.client(issuer.ClientSpec{ID: "app", PostLogoutRedirectURIs: []string{rpBye}})
+	b := e.browser()
+	f := newFlow(app)
+	tok, err := e.exchange(f, e.signIn(b, f).Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldHint := tok.Extra("id_token").(string)
+	e.clock.Advance(time.Second)
+	e.signIn(b, newFlow(app), oauth2.SetAuthURLParam("prompt", "login")) // a new issuer session
+
+	logout := e.ts.URL + issuer.EndSessionPath + "?" + url.Values{"id_token_hint": {oldHint}, "post_logout_redirect_uri": {rpBye}, "state": {"s1"}}.Encode()
+	p := get(t, b, logout)
+	if p.header.Get("Location") != "" || !strings.Contains(p.body, "Sign out of") {
+		t.Fatalf("logout with an old session's hint: %d Location %q; want the confirmation page", p.status, p.header.Get("Location"))
+	}
+	if q := callback(t, get(t, b, newFlow(app).url(oauth2.SetAuthURLParam("prompt", "none")))); q.Get("code") == "" {
+		t.Fatal("an old session's hint ended the browser's current session without asking")
+	}
+	// The confirmation ends the current session and then returns to the
+	// relying party the hint names.
+	action, csrf := formAction.FindStringSubmatch(p.body), csrfField.FindStringSubmatch(p.body)
+	if action == nil || csrf == nil {
+		t.Fatalf("no confirmation form: %s", p.body)
+	}
+	target, err := p.url.Parse(html.UnescapeString(action[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := b.PostForm(target.String(), url.Values{"csrf_token": {csrf[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readPage(t, resp)
+	if loc := got.header.Get("Location"); !strings.HasPrefix(loc, rpBye) || !strings.Contains(loc, "state=s1") {
+		t.Errorf("confirmed logout: %d Location %q; want %s with the state", got.status, loc, rpBye)
+	}
+	if q := callback(t, get(t, b, newFlow(app).url(oauth2.SetAuthURLParam("prompt", "none")))); q.Get("error") != "login_required" {
+		t.Errorf("after the confirmed logout: %v", q)
+	}
+}
