@@ -1061,3 +1061,23 @@ func TestLogoutWithAnotherSessionsHintAsks(t *testing.T) {
 		t.Errorf("after the confirmed logout: %v", q)
 	}
 }
+
+// TestRedirectURIQueryRetained: a registered redirect URI's own query is
+// kept as it is, and the response's parameters are added to it (RFC 6749
+// §3.1.2), never merged into it or reordered.
+func TestRedirectURIQueryRetained(t *testing.T) {
+	e := newOIDCEnv(t)
+	const registered = "https://rp.example/cb?tenant=b&flag"
+	app := e.client(issuer.ClientSpec{ID: "app", RedirectURIs: []string{registered}})
+	f := newFlow(app)
+	b := e.browser()
+	p := submit(t, b, get(t, b, f.url()), "alice", rpPassword)
+	loc := p.header.Get("Location")
+	if !strings.HasPrefix(loc, registered+"&") {
+		t.Fatalf("Location %q: want the registered URI %q, its query untouched, then the response's parameters", loc, registered)
+	}
+	added, err := url.ParseQuery(strings.TrimPrefix(loc, registered+"&"))
+	if err != nil || added.Get("code") == "" || added.Get("state") != f.state || added.Get("iss") != e.ts.URL {
+		t.Errorf("added parameters %v (%v): want code, state %q and iss", added, err, f.state)
+	}
+}

@@ -95,10 +95,13 @@ func withParams(redirectURI string, params url.Values) string {
 	if err != nil {
 		return redirectURI // registered URIs parse; not reached
 	}
-	q := u.Query()
-	for k, v := range params {
-		q[k] = v
+	// The registered URI's own query is kept byte for byte and the
+	// response's parameters follow it (RFC 6749 §3.1.2): re-encoding it
+	// would reorder it and turn "flag" into "flag=".
+	if u.RawQuery == "" {
+		u.RawQuery = params.Encode()
+	} else {
+		u.RawQuery += "&" + params.Encode()
 	}
-	u.RawQuery = q.Encode()
 	return u.String()
 }
