@@ -115,19 +115,21 @@ func (l *List) Revoked(c *token.Claims) bool {
 		return true
 	}
 	// Token, session and subject entries are kept by digest, as the feed
-	// names them; a digest is computed only when some entry could match.
+	// names them; a digest is computed only when some entry could match,
+	// in a buffer on the stack (this runs on every request).
+	var buf [waxseal.DigestLen]byte
 	if len(l.jti) > 0 {
-		if exp, ok := l.jti[waxseal.RevokeToken.Digest(c.ID)]; ok && !exp.Before(now) {
+		if exp, ok := l.jti[string(waxseal.RevokeToken.AppendDigest(buf[:0], c.ID))]; ok && !exp.Before(now) {
 			return true
 		}
 	}
 	if c.SessionID != "" && len(l.sid) > 0 {
-		if exp, ok := l.sid[waxseal.RevokeSession.Digest(c.SessionID)]; ok && !exp.Before(now) {
+		if exp, ok := l.sid[string(waxseal.RevokeSession.AppendDigest(buf[:0], c.SessionID))]; ok && !exp.Before(now) {
 			return true
 		}
 	}
 	if len(l.sub) > 0 {
-		if e, ok := l.sub[waxseal.RevokeSubject.Digest(c.Subject)]; ok && c.IssuedAt.Before(e.notBefore) && !e.expires.Before(now) {
+		if e, ok := l.sub[string(waxseal.RevokeSubject.AppendDigest(buf[:0], c.Subject))]; ok && c.IssuedAt.Before(e.notBefore) && !e.expires.Before(now) {
 			return true
 		}
 	}
