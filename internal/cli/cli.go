@@ -170,7 +170,7 @@ func parse(fs *flag.FlagSet, args []string, nargs int) error {
 			// Key IDs (RFC 7638 thumbprints), session and token IDs are
 			// base64url and may start with '-', which the flag package reads
 			// as a flag; "--" ends the flags.
-			return usageError(fs, "%v (an argument that starts with '-', such as a key ID, goes after '--': waxseal %s [flags] -- ARG)", err, fs.Name())
+			return usageError(fs, "%v (an argument that starts with '-', such as a key ID, goes after '--': %s [flags] -- ARG)", err, fs.Name())
 		}
 		return usageError(fs, "%v", err)
 	}

@@ -206,7 +206,7 @@ func TestUsersAndRevocation(t *testing.T) {
 		t.Fatalf("after disable: %+v %v", users, err)
 	}
 	mustRun(t, "user", "enable", "alice")
-	if cursor := strings.TrimSpace(mustRun(t, "revoke", "user", users[0].ID)); cursor != "2" {
+	if cursor := strings.TrimSpace(mustRun(t, "revoke", "user", "--", users[0].ID)); cursor != "2" {
 		t.Errorf("revoke user printed cursor %q, want 2 (after the disable's)", cursor)
 	}
 	if cursor := strings.TrimSpace(mustRun(t, "revoke", "token", "some-jti")); cursor != "3" {

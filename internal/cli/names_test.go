@@ -17,13 +17,13 @@ func TestCLINamesNeverIDs(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustRun(t, "user", "list", "--json")), &users); err != nil || len(users) != 1 {
 		t.Fatalf("user list: %+v %v", users, err)
 	}
-	id := users[0].ID
+	id := users[0].ID // base64url: may start with -, so it goes after --
 	for _, name := range []string{id, strings.ToLower(id)} {
-		if code, _, errOut := run(t, "", "user", "add", name); code == 0 || !strings.Contains(errOut, "form of a user ID") {
+		if code, _, errOut := run(t, "", "user", "add", "--", name); code == 0 || !strings.Contains(errOut, "form of a user ID") {
 			t.Errorf("user add %s: exit %d %q", name, code, errOut)
 		}
 	}
-	mustRun(t, "user", "roles", id, "admin")
+	mustRun(t, "user", "roles", "--", id, "admin")
 	if err := json.Unmarshal([]byte(mustRun(t, "user", "list", "--json")), &users); err != nil || len(users) != 1 {
 		t.Fatalf("user list: %+v %v", users, err)
 	}
@@ -31,7 +31,7 @@ func TestCLINamesNeverIDs(t *testing.T) {
 		t.Errorf("user roles %s admin did not reach the victim: %s", id, out)
 	}
 	for _, cid := range []string{"default", "DEFAULT", id} {
-		if code, _, errOut := run(t, "", "client", "add", cid); code == 0 || !strings.Contains(errOut, "client ID") {
+		if code, _, errOut := run(t, "", "client", "add", "--", cid); code == 0 || !strings.Contains(errOut, "client ID") {
 			t.Errorf("client add %s: exit %d %q", cid, code, errOut)
 		}
 	}
